@@ -1,0 +1,162 @@
+//! iResNet (the ArcFace / ElasticFace / GraFIQs backbone) with the layout of the public
+//! PyTorch checkpoints.
+
+use serde::{Deserialize, Serialize};
+
+use super::Builder;
+use crate::error::{Error, Result};
+use crate::graph::{Graph, Op, Params};
+
+/// Depth and width of an iResNet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IResNetConfig {
+    /// Blocks per stage.
+    pub blocks: [usize; 4],
+    /// Channels per stage (the stem has `widths[0]` channels).
+    pub widths: [usize; 4],
+    /// Embedding length.
+    pub embedding: usize,
+}
+
+impl IResNetConfig {
+    /// The standard configuration called `name` (`iresnet18|34|50|100`).
+    pub fn named(name: &str) -> Option<Self> {
+        let blocks = match name {
+            "iresnet18" => [2, 2, 2, 2],
+            "iresnet34" => [3, 4, 6, 3],
+            "iresnet50" => [3, 4, 14, 3],
+            "iresnet100" => [3, 13, 30, 3],
+            _ => return None,
+        };
+        Some(Self {
+            blocks,
+            widths: [64, 128, 256, 512],
+            embedding: 512,
+        })
+    }
+
+    /// The standard name of this configuration, if it is one.
+    pub fn standard_name(&self) -> Option<&'static str> {
+        ["iresnet18", "iresnet34", "iresnet50", "iresnet100"]
+            .into_iter()
+            .find(|n| Self::named(n).as_ref() == Some(self))
+    }
+
+    /// Infers the configuration from a state dict's keys and shapes.
+    pub fn infer(params: &Params) -> Option<Self> {
+        let mut blocks = [0usize; 4];
+        let mut widths = [0usize; 4];
+        for (s, (b, w)) in blocks.iter_mut().zip(widths.iter_mut()).enumerate() {
+            while params.contains_key(&format!("layer{}.{}.bn1.weight", s + 1, *b)) {
+                *b += 1;
+            }
+            *w = params
+                .get(&format!("layer{}.0.conv1.weight", s + 1))?
+                .shape
+                .first()
+                .copied()?;
+        }
+        let embedding = *params.get("fc.weight")?.shape.first()?;
+        Some(Self {
+            blocks,
+            widths,
+            embedding,
+        })
+    }
+
+    fn describe(&self) -> String {
+        match self.standard_name() {
+            Some(n) => n.to_string(),
+            None => format!(
+                "iresnet(blocks {:?}, widths {:?}, embedding {})",
+                self.blocks, self.widths, self.embedding
+            ),
+        }
+    }
+
+    /// Builds the graph; parameter names are the checkpoint's state-dict keys.
+    pub fn graph(&self) -> Graph {
+        const EPS: f64 = 1e-5;
+        let mut g = Builder::new();
+        let x = g.conv("conv1", 0, 1, 1, 1);
+        let x = g.bn("bn1", x, EPS, false);
+        let mut x = g.prelu("prelu", x);
+        let mut stages = [0; 4];
+        for s in 0..4 {
+            for i in 0..self.blocks[s] {
+                let p = format!("layer{}.{}", s + 1, i);
+                let input = x;
+                let y = g.bn(&format!("{p}.bn1"), input, EPS, false);
+                let y = g.conv(&format!("{p}.conv1"), y, 1, 1, 1);
+                let y = g.bn(&format!("{p}.bn2"), y, EPS, false);
+                let y = g.prelu(&format!("{p}.prelu"), y);
+                let y = g.conv(&format!("{p}.conv2"), y, if i == 0 { 2 } else { 1 }, 1, 1);
+                let y = g.bn(&format!("{p}.bn3"), y, EPS, false);
+                let identity = if i == 0 {
+                    let d = g.conv(&format!("{p}.downsample.0"), input, 2, 0, 1);
+                    g.bn(&format!("{p}.downsample.1"), d, EPS, false)
+                } else {
+                    input
+                };
+                x = g.push(format!("{p}.add"), Op::Add, vec![y, identity]);
+            }
+            stages[s] = x;
+        }
+        let x = g.bn("bn2", x, EPS, false);
+        let x = g.push("flatten", Op::Flatten, vec![x]);
+        let x = g.push(
+            "fc",
+            Op::Linear {
+                weight: "fc.weight".into(),
+                bias: Some("fc.bias".into()),
+            },
+            vec![x],
+        );
+        let out = g.bn("features", x, EPS, false);
+        g.finish(out, stages)
+    }
+
+    /// Takes a PyTorch state dict (keys as in the public releases, an optional `module.`
+    /// prefix, `num_batches_tracked` ignored) and checks every key and shape against this
+    /// configuration. Returns the graph and the parameters it uses.
+    pub fn from_state_dict(&self, state: Params) -> Result<(Graph, Params)> {
+        let arch = self.describe();
+        let mut params = Params::new();
+        for (k, v) in state {
+            let k = k.strip_prefix("module.").unwrap_or(&k).to_string();
+            if k.ends_with("num_batches_tracked") {
+                continue;
+            }
+            params.insert(k, v);
+        }
+        let graph = self.graph();
+        let names = graph.param_names();
+        let hint = || match Self::infer(&params) {
+            Some(c) if &c != self => format!(" (the checkpoint looks like {})", c.describe()),
+            _ => String::new(),
+        };
+        if let Some(missing) = names.iter().find(|n| !params.contains_key(**n)) {
+            return Err(Error::arch(
+                &arch,
+                format!("missing key `{missing}`{}", hint()),
+            ));
+        }
+        if let Some(extra) = params.keys().find(|k| !names.contains(&k.as_str())) {
+            return Err(Error::arch(
+                &arch,
+                format!("unexpected key `{extra}`{}", hint()),
+            ));
+        }
+        graph
+            .validate(&params, [112, 112])
+            .map_err(|e| Error::arch(&arch, format!("{}{}", strip(e), hint())))?;
+        Ok((graph, params))
+    }
+}
+
+fn strip(e: Error) -> String {
+    match e {
+        Error::Format(m) => m,
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,105 @@
+//! `grafiqs convert` and `grafiqs inspect`.
+
+use std::path::PathBuf;
+
+use grafiqs::{Error, Model, Result, Storage};
+
+use super::{ModelArgs, read};
+
+#[derive(clap::Args)]
+pub struct ConvertArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Output file (.grafiqs).
+    #[arg(long)]
+    out: PathBuf,
+    /// Store convolution / fully-connected weights as 16-bit floats (half the size).
+    #[arg(long)]
+    f16: bool,
+    /// Licence / usage note recorded in the file's provenance.
+    #[arg(long)]
+    licence: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct InspectArgs {
+    /// A .grafiqs model file.
+    file: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: ConvertArgs) -> Result<i32> {
+    if args.model.weights.is_none() && args.model.model.is_none() {
+        return Err(Error::Input("convert needs --weights <checkpoint>".into()));
+    }
+    let mut model = args.model.load()?;
+    if let Some(l) = args.licence {
+        model.meta.provenance.licence = Some(l);
+    }
+    let storage = if args.f16 { Storage::F16 } else { Storage::F32 };
+    let bytes = model.to_bytes(storage);
+    // Read back what was written: a file that does not load is never left behind silently.
+    Model::from_bytes(&bytes)?;
+    std::fs::write(&args.out, &bytes).map_err(|e| Error::io(&args.out, e))?;
+    eprintln!(
+        "wrote {} ({}, {} parameters, {} BatchNorm layers, {:.2} MB, {})",
+        args.out.display(),
+        model.meta.architecture,
+        model.info().parameter_count,
+        model.batchnorm_count(),
+        bytes.len() as f64 / 1e6,
+        if args.f16 { "f16" } else { "f32" }
+    );
+    Ok(0)
+}
+
+pub fn inspect(args: InspectArgs) -> Result<i32> {
+    let bytes = read(&args.file)?;
+    let model = Model::from_bytes(&bytes)?;
+    let info = model.info();
+    let m = &model.meta;
+    if args.json {
+        let v = serde_json::json!({
+            "file": args.file.display().to_string(),
+            "bytes": bytes.len(),
+            "architecture": m.architecture,
+            "iresnet": m.iresnet,
+            "parameters": info.parameter_count,
+            "batchnorm_layers": info.scored_batchnorms.len(),
+            "embedding_size": info.embedding_size,
+            "input_size": m.input_size,
+            "preprocess": m.preprocess,
+            "stages": m.stages,
+            "provenance": m.provenance,
+            "calibration": m.calibration,
+        });
+        println!("{}", serde_json::to_string_pretty(&v).expect("JSON"));
+        return Ok(0);
+    }
+    println!("file:              {} ({} bytes)", args.file.display(), bytes.len());
+    println!("architecture:      {}", m.architecture);
+    if let Some(c) = &m.iresnet {
+        println!(
+            "iresnet layout:    blocks {:?}, widths {:?}",
+            c.blocks, c.widths
+        );
+    }
+    println!("parameters:        {}", info.parameter_count);
+    println!("batchnorm layers:  {} (2-D, used by GraFIQs)", info.scored_batchnorms.len());
+    println!("embedding size:    {}", info.embedding_size);
+    println!("input:             {}x{} RGB, (x - {:?}) * {:?}", m.input_size[0], m.input_size[1], m.preprocess.mean, m.preprocess.scale);
+    println!("stages:            {}", m.stages.join(", "));
+    println!("source:            {}", m.provenance.source);
+    println!("source sha256:     {}", m.provenance.sha256);
+    println!("converted by:      {}", m.provenance.converted_by);
+    if let Some(l) = &m.provenance.licence {
+        println!("licence:           {l}");
+    }
+    match &m.calibration {
+        Some(c) => println!("calibration:       {} ({} knots, {})", c.score.name(), c.knots.len(), c.method),
+        None => println!("calibration:       none (default mapping)"),
+    }
+    Ok(0)
+}

@@ -1,0 +1,33 @@
+//! # grafiqs
+//!
+//! Face image quality assessment with **GraFIQs** (Kolf, Damer, Boutros, CVPRW 2024): a
+//! pretrained face-recognition network's BatchNorm layers remember the statistics of their
+//! training data; an image's mismatch with them is back-propagated, and the summed gradient
+//! magnitudes are its quality (larger = worse). Training-free, and the same Rust code runs
+//! natively (CPU or wgpu) and in the browser (WebAssembly on WebGPU or CPU).
+//!
+//! * [`Model`]: a network in host memory — imported from a PyTorch iResNet checkpoint
+//!   ([`Model::from_torch`]), an MXNet model such as the InsightFace MobileFaceNet
+//!   ([`Model::from_mxnet`]), or the project's own file format ([`Model::from_bytes`]).
+//! * [`Scorer`]: uploads a model to a device and scores batches of faces, returning the five
+//!   raw scores ([`Scores`]: image, block1…block4), the loss and the face embedding.
+//! * [`RgbImage`], [`align`]: decoding, resizing and ArcFace alignment.
+//!
+//! Errors are values ([`Error`]); no input makes the library panic.
+
+pub mod align;
+pub mod degrade;
+pub mod arch;
+pub mod engine;
+pub mod error;
+pub mod graph;
+pub mod model;
+pub mod preprocess;
+pub mod scorer;
+pub mod torch;
+
+pub use engine::{Scored, Scores};
+pub use error::{Error, Result};
+pub use model::{Model, ModelMeta, Preprocess, ScoreKind, Storage};
+pub use preprocess::RgbImage;
+pub use scorer::{BackendKind, ChannelOrder, Scorer};

@@ -1,0 +1,224 @@
+//! Images in, network input out: decoding, resizing exactly like the reference tool, and
+//! normalisation.
+
+use crate::error::{Error, Result};
+use crate::model::Preprocess;
+
+/// Smallest accepted image side, in pixels. Anything smaller carries no usable face detail.
+pub const MIN_SIDE: usize = 16;
+/// Largest accepted image side, in pixels (guards memory against hostile inputs).
+pub const MAX_SIDE: usize = 16384;
+
+/// An RGB image with `f32` samples in 0…255, row-major, interleaved (`[H, W, 3]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RgbImage {
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// `width · height · 3` samples.
+    pub data: Vec<f32>,
+}
+
+impl RgbImage {
+    /// Wraps interleaved RGB samples (0…255), checking size and finiteness.
+    pub fn new(width: usize, height: usize, data: Vec<f32>) -> Result<Self> {
+        check_dims(width, height)?;
+        if data.len() != width * height * 3 {
+            return Err(Error::Input(format!(
+                "a {width}x{height} RGB image needs {} values, got {}",
+                width * height * 3,
+                data.len()
+            )));
+        }
+        if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+            return Err(Error::Input(format!("pixel value {i} is not finite")));
+        }
+        Ok(Self {
+            width,
+            height,
+            data,
+        })
+    }
+
+    /// From 8-bit RGB bytes.
+    pub fn from_rgb8(width: usize, height: usize, rgb: &[u8]) -> Result<Self> {
+        Self::new(width, height, rgb.iter().map(|&v| v as f32).collect())
+    }
+
+    /// From 8-bit RGBA bytes (e.g. a canvas `ImageData`); alpha is ignored.
+    pub fn from_rgba8(width: usize, height: usize, rgba: &[u8]) -> Result<Self> {
+        check_dims(width, height)?;
+        if rgba.len() != width * height * 4 {
+            return Err(Error::Input(format!(
+                "a {width}x{height} RGBA image needs {} bytes, got {}",
+                width * height * 4,
+                rgba.len()
+            )));
+        }
+        let data = rgba
+            .chunks_exact(4)
+            .flat_map(|p| [p[0] as f32, p[1] as f32, p[2] as f32])
+            .collect();
+        Ok(Self {
+            width,
+            height,
+            data,
+        })
+    }
+
+    /// Decodes an encoded image (JPEG, PNG, BMP, WebP) to RGB.
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        let img = image::load_from_memory(bytes).map_err(|e| Error::Image(e.to_string()))?;
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        check_dims(w, h)?;
+        let rgb = img.into_rgb8();
+        Self::from_rgb8(w, h, rgb.as_raw())
+    }
+
+    /// Pixel (x, y), channel c.
+    #[inline]
+    pub fn at(&self, x: usize, y: usize, c: usize) -> f32 {
+        self.data[(y * self.width + x) * 3 + c]
+    }
+
+    /// This image resized to `width × height` with antialiased bilinear interpolation
+    /// (the triangle filter widened by the downscale factor, as PIL and
+    /// `torch.nn.functional.interpolate(..., mode="bilinear", antialias=True)` do).
+    /// Returns a copy when the size already matches.
+    pub fn resized(&self, width: usize, height: usize) -> RgbImage {
+        if width == self.width && height == self.height {
+            return self.clone();
+        }
+        let wx = filter_weights(self.width, width);
+        let wy = filter_weights(self.height, height);
+        // Horizontal pass: [H, width, 3].
+        let mut tmp = vec![0f32; self.height * width * 3];
+        for y in 0..self.height {
+            for (x, (start, ws)) in wx.iter().enumerate() {
+                for c in 0..3 {
+                    let mut acc = 0f64;
+                    for (k, w) in ws.iter().enumerate() {
+                        acc += *w * self.at(start + k, y, c) as f64;
+                    }
+                    tmp[(y * width + x) * 3 + c] = acc as f32;
+                }
+            }
+        }
+        // Vertical pass.
+        let mut out = vec![0f32; height * width * 3];
+        for (y, (start, ws)) in wy.iter().enumerate() {
+            for x in 0..width {
+                for c in 0..3 {
+                    let mut acc = 0f64;
+                    for (k, w) in ws.iter().enumerate() {
+                        acc += *w * tmp[((start + k) * width + x) * 3 + c] as f64;
+                    }
+                    out[(y * width + x) * 3 + c] = acc as f32;
+                }
+            }
+        }
+        RgbImage {
+            width,
+            height,
+            data: out,
+        }
+    }
+
+    /// The network input for this image: resized to 112×112 if needed, channels in RGB order
+    /// (or BGR when `bgr`), normalised with `pre`, laid out `[3, 112, 112]`.
+    pub fn to_input(&self, pre: &Preprocess, bgr: bool) -> Vec<f32> {
+        let img = self.resized(112, 112);
+        let plane = 112 * 112;
+        let mut out = vec![0f32; 3 * plane];
+        for c in 0..3 {
+            let src = if bgr { 2 - c } else { c };
+            // Normalisation constants follow the network's channel, not the source channel.
+            let (m, s) = (pre.mean[c], pre.scale[c]);
+            for i in 0..plane {
+                out[c * plane + i] = (img.data[i * 3 + src] - m) * s;
+            }
+        }
+        out
+    }
+}
+
+fn check_dims(width: usize, height: usize) -> Result<()> {
+    if width < MIN_SIDE || height < MIN_SIDE {
+        return Err(Error::Image(format!(
+            "image is {width}x{height} px; at least {MIN_SIDE}x{MIN_SIDE} is needed"
+        )));
+    }
+    if width > MAX_SIDE || height > MAX_SIDE {
+        return Err(Error::Image(format!(
+            "image is {width}x{height} px; at most {MAX_SIDE} px per side is supported"
+        )));
+    }
+    Ok(())
+}
+
+/// For each output index: first input index and normalised weights of the antialiased
+/// bilinear (triangle) filter.
+fn filter_weights(input: usize, output: usize) -> Vec<(usize, Vec<f64>)> {
+    let scale = input as f64 / output as f64;
+    let support = if scale > 1.0 { scale } else { 1.0 };
+    let inv = if scale > 1.0 { 1.0 / scale } else { 1.0 };
+    (0..output)
+        .map(|i| {
+            let center = scale * (i as f64 + 0.5);
+            let xmin = ((center - support + 0.5).floor().max(0.0)) as usize;
+            let xmax = ((center + support + 0.5).floor() as usize).min(input);
+            let mut w: Vec<f64> = (xmin..xmax)
+                .map(|j| {
+                    let t = (j as f64 - center + 0.5) * inv;
+                    (1.0 - t.abs()).max(0.0)
+                })
+                .collect();
+            let total: f64 = w.iter().sum();
+            if total > 0.0 {
+                w.iter_mut().for_each(|v| *v /= total);
+            }
+            (xmin, w)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resize_preserves_constant_images_and_identity() {
+        let img = RgbImage::new(40, 30, vec![77.0; 40 * 30 * 3]).unwrap();
+        let r = img.resized(112, 112);
+        assert!(r.data.iter().all(|v| (v - 77.0).abs() < 1e-3));
+        let r = img.resized(17, 19);
+        assert!(r.data.iter().all(|v| (v - 77.0).abs() < 1e-3));
+        assert_eq!(img.resized(40, 30), img);
+    }
+
+    #[test]
+    fn rejects_bad_sizes_and_values() {
+        assert!(RgbImage::new(8, 8, vec![0.0; 192]).is_err());
+        assert!(RgbImage::new(20, 20, vec![0.0; 10]).is_err());
+        let mut v = vec![0.0; 20 * 20 * 3];
+        v[5] = f32::NAN;
+        assert!(matches!(RgbImage::new(20, 20, v), Err(Error::Input(_))));
+        assert!(RgbImage::from_rgba8(20, 20, &[0; 20 * 20 * 3]).is_err());
+        assert!(matches!(RgbImage::decode(b"not an image"), Err(Error::Image(_))));
+    }
+
+    #[test]
+    fn normalises_and_swaps_channels() {
+        let mut data = Vec::new();
+        for _ in 0..112 * 112 {
+            data.extend_from_slice(&[255.0, 127.5, 0.0]);
+        }
+        let img = RgbImage::new(112, 112, data).unwrap();
+        let x = img.to_input(&Preprocess::IRESNET, false);
+        assert!((x[0] - 1.0).abs() < 1e-6 && x[112 * 112].abs() < 1e-6);
+        assert!((x[2 * 112 * 112] + 1.0).abs() < 1e-6);
+        let x = img.to_input(&Preprocess::IRESNET, true);
+        assert!((x[0] + 1.0).abs() < 1e-6 && (x[2 * 112 * 112] - 1.0).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,162 @@
+//! The public scoring API.
+
+use burn::tensor::Device;
+
+use crate::engine::{Network, Scored};
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::preprocess::RgbImage;
+
+/// Which compute backend a [`Scorer`] runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// Burn's pure-Rust CPU backend (`flex`), native and in WebAssembly.
+    Cpu,
+    /// burn-wgpu: Vulkan/Metal/DX12 natively, WebGPU in the browser.
+    Wgpu,
+}
+
+impl BackendKind {
+    /// `cpu` or `wgpu`.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Cpu => "cpu",
+            BackendKind::Wgpu => "wgpu",
+        }
+    }
+}
+
+/// Channel order of the pixels handed to the network.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ChannelOrder {
+    /// Red, green, blue (correct for every supported model).
+    #[default]
+    Rgb,
+    /// Blue, green, red: what the reference tool feeds when `--bgr2rgb` is not given
+    /// (OpenCV's decode order); only for reproducing its outputs.
+    Bgr,
+}
+
+/// Scores face images with GraFIQs on one device.
+///
+/// ```no_run
+/// # fn main() -> grafiqs::Result<()> {
+/// let model = grafiqs::Model::from_bytes(&std::fs::read("mobilefacenet.grafiqs").unwrap())?;
+/// let scorer = grafiqs::Scorer::cpu(model);
+/// let face = grafiqs::RgbImage::decode(&std::fs::read("face.jpg").unwrap())?;
+/// let result = &scorer.score(&[face])?[0];
+/// println!("block1 = {} (larger = worse)", result.scores.block1);
+/// # Ok(()) }
+/// ```
+pub struct Scorer {
+    model: Model,
+    net: Network,
+    backend: BackendKind,
+}
+
+impl Scorer {
+    /// A scorer on an existing Burn device (autodiff is enabled on it).
+    pub fn on_device(model: Model, device: &Device, backend: BackendKind) -> Self {
+        let net = Network::new(&model, device);
+        Self {
+            model,
+            net,
+            backend,
+        }
+    }
+
+    /// A scorer on the CPU backend.
+    pub fn cpu(model: Model) -> Self {
+        Self::on_device(model, &Device::flex(), BackendKind::Cpu)
+    }
+
+    /// A scorer on the default wgpu adapter (native). Fails with [`Error::Backend`] when no
+    /// adapter is available.
+    #[cfg(all(feature = "wgpu", not(target_family = "wasm")))]
+    pub fn wgpu(model: Model) -> Result<Self> {
+        let device = Device::wgpu_options()
+            .init()
+            .map_err(|e| Error::Backend(format!("no usable wgpu adapter: {e:?}")))?;
+        Ok(Self::on_device(model, &device, BackendKind::Wgpu))
+    }
+
+    /// The model.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> BackendKind {
+        self.backend
+    }
+
+    /// Network input for `faces` (resized to 112×112 if needed, normalised), `[N, 3, 112, 112]`.
+    pub fn prepare(&self, faces: &[RgbImage], order: ChannelOrder) -> Vec<f32> {
+        let mut data = Vec::with_capacity(faces.len() * 3 * 112 * 112);
+        for f in faces {
+            data.extend(f.to_input(&self.model.meta.preprocess, order == ChannelOrder::Bgr));
+        }
+        data
+    }
+
+    /// Scores a batch of faces (RGB). The batch gives the same per-face results as scoring
+    /// each face alone.
+    pub async fn score_async(&self, faces: &[RgbImage]) -> Result<Vec<Scored>> {
+        self.score_ordered_async(faces, ChannelOrder::Rgb).await
+    }
+
+    /// Like [`Scorer::score_async`], choosing the channel order fed to the network.
+    pub async fn score_ordered_async(
+        &self,
+        faces: &[RgbImage],
+        order: ChannelOrder,
+    ) -> Result<Vec<Scored>> {
+        if faces.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.net.score(self.prepare(faces, order), faces.len()).await
+    }
+
+    /// Scores already-normalised network input (`[N, 3, 112, 112]` row-major).
+    pub async fn score_input_async(&self, data: Vec<f32>, n: usize) -> Result<Vec<Scored>> {
+        if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+            return Err(Error::Input(format!("input value {i} is not finite")));
+        }
+        self.net.score(data, n).await
+    }
+
+    /// Embeddings without gradients (faster when no quality is needed).
+    pub async fn embed_async(&self, faces: &[RgbImage]) -> Result<Vec<Vec<f32>>> {
+        if faces.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.net
+            .embed(self.prepare(faces, ChannelOrder::Rgb), faces.len())
+            .await
+    }
+
+    /// Blocking [`Scorer::score_async`] (native only).
+    #[cfg(not(target_family = "wasm"))]
+    pub fn score(&self, faces: &[RgbImage]) -> Result<Vec<Scored>> {
+        block_on(self.score_async(faces))
+    }
+
+    /// Blocking [`Scorer::score_ordered_async`] (native only).
+    #[cfg(not(target_family = "wasm"))]
+    pub fn score_ordered(&self, faces: &[RgbImage], order: ChannelOrder) -> Result<Vec<Scored>> {
+        block_on(self.score_ordered_async(faces, order))
+    }
+
+    /// Blocking [`Scorer::embed_async`] (native only).
+    #[cfg(not(target_family = "wasm"))]
+    pub fn embed(&self, faces: &[RgbImage]) -> Result<Vec<Vec<f32>>> {
+        block_on(self.embed_async(faces))
+    }
+}
+
+/// Runs a future to completion on the current thread (native only).
+#[cfg(not(target_family = "wasm"))]
+pub fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+    burn::tensor::read_sync(f)
+}

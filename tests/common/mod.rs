@@ -1,0 +1,114 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use grafiqs::{Model, RgbImage, Scorer};
+
+/// `tests/fixtures`.
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// The shared test assets (`../shared/assets`, or `$GRAFIQS_ASSETS`). `None` (and a note on
+/// stderr) when absent, unless `GRAFIQS_REQUIRE_ASSETS=1`, which turns absence into a failure.
+pub fn assets() -> Option<PathBuf> {
+    let dir = std::env::var_os("GRAFIQS_ASSETS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/assets"));
+    if dir.join("models").is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("GRAFIQS_REQUIRE_ASSETS").as_deref() == Ok("1") {
+        panic!("test assets not found at {} (GRAFIQS_REQUIRE_ASSETS=1)", dir.display());
+    }
+    eprintln!("SKIPPED: test assets not found at {}", dir.display());
+    None
+}
+
+/// Relative difference `|a − b| / max(|b|, tiny)`.
+pub fn rel(a: f64, b: f64) -> f64 {
+    (a - b).abs() / b.abs().max(1e-30)
+}
+
+pub fn read(p: impl AsRef<std::path::Path>) -> Vec<u8> {
+    std::fs::read(p.as_ref()).unwrap_or_else(|e| panic!("{}: {e}", p.as_ref().display()))
+}
+
+pub fn json(p: impl AsRef<std::path::Path>) -> serde_json::Value {
+    serde_json::from_slice(&read(p)).expect("valid JSON")
+}
+
+/// The real InsightFace MobileFaceNet, imported from its MXNet files.
+pub fn mobilefacenet(assets: &std::path::Path) -> Model {
+    let dir = assets.join("models/insightface-mobilefacenet-y1");
+    let params = read(dir.join("model-0000.params"));
+    let symbol = String::from_utf8(read(dir.join("model-symbol.json"))).unwrap();
+    Model::from_mxnet(&params, &symbol, "mobilefacenet", None, "model-0000.params").unwrap()
+}
+
+/// The tiny iResNet fixture checkpoint.
+pub fn tiny_model() -> Model {
+    Model::from_torch(&read(fixtures().join("tiny_iresnet.pth")), "iresnet", "tiny_iresnet.pth")
+        .unwrap()
+}
+
+/// One scorer per backend this build can run: CPU always, wgpu with the `wgpu` feature
+/// (whose absence of an adapter is a failure: the test command installs Mesa's lavapipe).
+pub fn scorers(model: &Model) -> Vec<(&'static str, Scorer)> {
+    #[allow(unused_mut)]
+    let mut v = vec![("cpu", Scorer::cpu(model.clone()))];
+    #[cfg(feature = "wgpu")]
+    v.push(("wgpu", Scorer::wgpu(model.clone()).expect("a wgpu adapter (Mesa lavapipe)")));
+    v
+}
+
+/// The 12 colour LFW faces aligned to 112×112 with their annotated landmarks.
+pub fn lfw_colour_aligned(assets: &std::path::Path) -> Vec<(String, RgbImage)> {
+    let dir = assets.join("faces/lfw-colour");
+    let csv = String::from_utf8(read(dir.join("labels.csv"))).unwrap();
+    let mut out = Vec::new();
+    for line in csv.lines().skip(1) {
+        let cols: Vec<&str> = line.split(',').collect();
+        let nums: Vec<f64> = cols[5]
+            .split_whitespace()
+            .map(|v| v.parse().unwrap())
+            .collect();
+        if nums.len() != 10 {
+            continue;
+        }
+        let lm: [[f64; 2]; 5] = std::array::from_fn(|i| [nums[2 * i], nums[2 * i + 1]]);
+        let img = RgbImage::decode(&read(dir.join(cols[0]))).unwrap();
+        out.push((cols[0].to_string(), grafiqs::align::align_face(&img, &lm).unwrap()));
+    }
+    out
+}
+
+/// Spearman rank correlation (average ranks for ties).
+pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
+    fn ranks(v: &[f64]) -> Vec<f64> {
+        let mut idx: Vec<usize> = (0..v.len()).collect();
+        idx.sort_by(|&a, &b| v[a].partial_cmp(&v[b]).unwrap());
+        let mut r = vec![0.0; v.len()];
+        let mut i = 0;
+        while i < idx.len() {
+            let mut j = i;
+            while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
+                j += 1;
+            }
+            let avg = (i + j) as f64 / 2.0 + 1.0;
+            for k in i..=j {
+                r[idx[k]] = avg;
+            }
+            i = j + 1;
+        }
+        r
+    }
+    let (rx, ry) = (ranks(x), ranks(y));
+    let n = x.len() as f64;
+    let (mx, my) = (rx.iter().sum::<f64>() / n, ry.iter().sum::<f64>() / n);
+    let cov: f64 = rx.iter().zip(&ry).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let vx: f64 = rx.iter().map(|a| (a - mx).powi(2)).sum();
+    let vy: f64 = ry.iter().map(|b| (b - my).powi(2)).sum();
+    cov / (vx * vy).sqrt()
+}
