@@ -138,7 +138,10 @@ impl Network {
         let t4 = |name: &str| {
             let q = p(name);
             Tensor::<4>::from_data(
-                TensorData::new(q.data.clone(), [q.shape[0], q.shape[1], q.shape[2], q.shape[3]]),
+                TensorData::new(
+                    q.data.clone(),
+                    [q.shape[0], q.shape[1], q.shape[2], q.shape[3]],
+                ),
                 &inner,
             )
         };
@@ -153,6 +156,7 @@ impl Network {
                     stride,
                     padding,
                     groups,
+                    ..
                 } => Layer::Conv {
                     weight: t4(weight),
                     bias: bias.as_deref().map(|b| t1(&p(b).data)),
@@ -177,12 +181,8 @@ impl Network {
                     let shift: Vec<f32> = (0..c)
                         .map(|k| (b[k] as f64 - m[k] as f64 * scale[k] as f64) as f32)
                         .collect();
-                    let stats = (info.shapes[node.inputs[0]].len() == 3).then(|| {
-                        (
-                            t1(m).reshape([1, c]),
-                            t1(v).reshape([1, c]),
-                        )
-                    });
+                    let stats = (info.shapes[node.inputs[0]].len() == 3)
+                        .then(|| (t1(m).reshape([1, c]), t1(v).reshape([1, c])));
                     Layer::BatchNorm {
                         scale: t1(&scale),
                         shift: t1(&shift),
@@ -192,7 +192,7 @@ impl Network {
                 Op::Prelu { alpha } => Layer::Prelu(t1(&p(alpha).data)),
                 Op::Add => Layer::Add,
                 Op::Flatten => Layer::Flatten,
-                Op::Linear { weight, bias } => {
+                Op::Linear { weight, bias, .. } => {
                     let q = p(weight);
                     let w = Tensor::<2>::from_data(
                         TensorData::new(q.data.clone(), [q.shape[0], q.shape[1]]),
@@ -295,7 +295,9 @@ impl Network {
                     }
                     Value::Vec(a) => {
                         let c = a.dims()[1];
-                        Value::Vec(a * scale.clone().reshape([1, c]) + shift.clone().reshape([1, c]))
+                        Value::Vec(
+                            a * scale.clone().reshape([1, c]) + shift.clone().reshape([1, c]),
+                        )
                     }
                 },
                 Layer::Prelu(alpha) => match arg(0)? {
@@ -480,6 +482,6 @@ async fn read<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
         .await
         .map_err(|e| Error::Backend(format!("reading results from the device failed: {e:?}")))?;
     data.convert::<f32>()
-        .into_vec::<f32>()
+        .try_into_vec::<f32>()
         .map_err(|e| Error::Backend(format!("unexpected result data: {e:?}")))
 }

@@ -25,6 +25,10 @@ pub enum Op {
         weight: String,
         /// Parameter name of the bias, if any.
         bias: Option<String>,
+        /// Number of output channels.
+        out_channels: usize,
+        /// Kernel size (height, width).
+        kernel: [usize; 2],
         /// Stride (height, width).
         stride: [usize; 2],
         /// Zero padding (height, width).
@@ -62,6 +66,8 @@ pub enum Op {
         weight: String,
         /// Parameter name of the bias, if any.
         bias: Option<String>,
+        /// Number of outputs.
+        out_features: usize,
     },
 }
 
@@ -134,7 +140,7 @@ impl Graph {
         let mut out = Vec::new();
         for n in &self.nodes {
             match &n.op {
-                Op::Conv2d { weight, bias, .. } | Op::Linear { weight, bias } => {
+                Op::Conv2d { weight, bias, .. } | Op::Linear { weight, bias, .. } => {
                     out.push(weight.as_str());
                     out.extend(bias.as_deref());
                 }
@@ -219,19 +225,14 @@ impl Graph {
                 Op::Conv2d {
                     weight,
                     bias,
+                    out_channels,
+                    kernel,
                     stride,
                     padding,
                     groups,
                 } => {
                     let (c, h, w) = spatial(ins[0])?;
-                    let wp = get(weight)?;
-                    if wp.shape.len() != 4 {
-                        return Err(err(format!(
-                            "convolution weight `{weight}` has shape {:?}, expected 4 dimensions",
-                            wp.shape
-                        )));
-                    }
-                    let (o, kh, kw) = (wp.shape[0], wp.shape[2], wp.shape[3]);
+                    let (o, [kh, kw]) = (*out_channels, *kernel);
                     if *groups == 0 || c % groups != 0 || o % groups != 0 {
                         return Err(err(format!(
                             "node `{}`: {groups} groups do not divide {c} input / {o} output channels",
@@ -242,11 +243,15 @@ impl Graph {
                     if let Some(b) = bias {
                         expect(b, &[o])?;
                     }
-                    if stride[0] == 0 || stride[1] == 0 {
-                        return Err(err(format!("node `{}`: zero stride", node.name)));
+                    if stride.contains(&0) || kernel.contains(&0) {
+                        return Err(err(format!("node `{}`: zero stride or kernel", node.name)));
                     }
-                    let oh = (h + 2 * padding[0]).checked_sub(kh).map(|v| v / stride[0] + 1);
-                    let ow = (w + 2 * padding[1]).checked_sub(kw).map(|v| v / stride[1] + 1);
+                    let oh = (h + 2 * padding[0])
+                        .checked_sub(kh)
+                        .map(|v| v / stride[0] + 1);
+                    let ow = (w + 2 * padding[1])
+                        .checked_sub(kw)
+                        .map(|v| v / stride[1] + 1);
                     match (oh, ow) {
                         (Some(oh), Some(ow)) => vec![o, oh, ow],
                         _ => {
@@ -272,7 +277,10 @@ impl Graph {
                     if !(eps.is_finite() && *eps >= 0.0) {
                         return Err(err(format!("node `{}`: invalid eps {eps}", node.name)));
                     }
-                    if let Some(v) = get(var)?.data.iter().find(|v| !(v.is_finite() && **v >= 0.0))
+                    if let Some(v) = get(var)?
+                        .data
+                        .iter()
+                        .find(|v| !(v.is_finite() && **v >= 0.0))
                     {
                         return Err(err(format!(
                             "running variance `{var}` holds an invalid value {v}"
@@ -304,19 +312,17 @@ impl Graph {
                     ins[0].clone()
                 }
                 Op::Flatten => vec![ins[0].iter().product()],
-                Op::Linear { weight, bias } => {
+                Op::Linear {
+                    weight,
+                    bias,
+                    out_features,
+                } => {
                     let f: usize = ins[0].iter().product();
-                    let wp = get(weight)?;
-                    if wp.shape.len() != 2 || wp.shape[1] != f {
-                        return Err(err(format!(
-                            "fully connected weight `{weight}` has shape {:?}, expected [out, {f}]",
-                            wp.shape
-                        )));
-                    }
+                    expect(weight, &[*out_features, f])?;
                     if let Some(b) = bias {
-                        expect(b, &[wp.shape[0]])?;
+                        expect(b, &[*out_features])?;
                     }
-                    vec![wp.shape[0]]
+                    vec![*out_features]
                 }
             };
             shapes.push(shape);

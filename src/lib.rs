@@ -16,11 +16,12 @@
 //! Errors are values ([`Error`]); no input makes the library panic.
 
 pub mod align;
-pub mod degrade;
 pub mod arch;
+pub mod degrade;
 pub mod engine;
 pub mod error;
 pub mod graph;
+pub mod jpeg;
 pub mod model;
 pub mod preprocess;
 pub mod scorer;

@@ -218,6 +218,21 @@ impl Model {
             })?
         };
         let (graph, params) = config.from_state_dict(state)?;
+        let provenance = Provenance {
+            source: source.to_string(),
+            sha256: sha256_hex(&[bytes]),
+            converted_by: converter(),
+            licence: None,
+        };
+        Self::iresnet(config, graph, params, provenance)
+    }
+
+    fn iresnet(
+        config: IResNetConfig,
+        graph: Graph,
+        params: Params,
+        provenance: Provenance,
+    ) -> Result<Self> {
         let stages = std::array::from_fn(|k| graph.nodes[graph.stages[k]].name.clone());
         let meta = ModelMeta {
             architecture: config.standard_name().unwrap_or("iresnet").to_string(),
@@ -225,15 +240,23 @@ impl Model {
             input_size: [112, 112],
             preprocess: Preprocess::IRESNET,
             stages,
-            provenance: Provenance {
-                source: source.to_string(),
-                sha256: sha256_hex(&[bytes]),
-                converted_by: converter(),
-                licence: None,
-            },
+            provenance,
             calibration: None,
         };
         Self::new(meta, graph, params)
+    }
+
+    /// An iResNet with random weights ([`IResNetConfig::synthetic_params`]): for benchmarks
+    /// and tests, never for real quality assessment.
+    pub fn synthetic_iresnet(config: IResNetConfig, seed: u64) -> Result<Self> {
+        let graph = config.graph();
+        let params = config.synthetic_params(seed);
+        let provenance = Provenance {
+            source: format!("synthetic weights, seed {seed}"),
+            converted_by: converter(),
+            ..Provenance::default()
+        };
+        Self::iresnet(config, graph, params, provenance)
     }
 
     /// Imports an MXNet model (`.params` + `-symbol.json`). For `mobilefacenet` the stages are
@@ -378,9 +401,7 @@ impl Model {
                 .nodes
                 .iter()
                 .filter_map(|n| match &n.op {
-                    Op::Conv2d { weight, .. } | Op::Linear { weight, .. } => {
-                        Some(weight.as_str())
-                    }
+                    Op::Conv2d { weight, .. } | Op::Linear { weight, .. } => Some(weight.as_str()),
                     _ => None,
                 })
                 .collect(),

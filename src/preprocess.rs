@@ -67,13 +67,32 @@ impl RgbImage {
         })
     }
 
-    /// Decodes an encoded image (JPEG, PNG, BMP, WebP) to RGB.
+    /// Decodes an encoded image (JPEG, PNG, BMP, WebP) to RGB, applying its EXIF orientation.
+    ///
+    /// Baseline JPEGs are decoded bit-exactly like libjpeg-turbo (the decoder behind OpenCV,
+    /// Pillow and Chromium; see [`crate::jpeg`]); other files go through the `image` crate.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
-        let img = image::load_from_memory(bytes).map_err(|e| Error::Image(e.to_string()))?;
+        if let Some(d) = crate::jpeg::decode(bytes) {
+            check_dims(d.width, d.height)?;
+            return Self::from_rgb8(d.width, d.height, &d.rgb);
+        }
+        let fail = |e: image::ImageError| Error::Image(e.to_string());
+        let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| Error::Image(e.to_string()))?;
+        if reader.format().is_none() {
+            return Err(Error::Image("unrecognised image format".into()));
+        }
+        let mut decoder = reader.into_decoder().map_err(fail)?;
+        let orientation = image::ImageDecoder::orientation(&mut decoder).ok();
+        let (w, h) = image::ImageDecoder::dimensions(&decoder);
+        check_dims(w as usize, h as usize)?;
+        let mut img = image::DynamicImage::from_decoder(decoder).map_err(fail)?;
+        if let Some(o) = orientation {
+            img.apply_orientation(o);
+        }
         let (w, h) = (img.width() as usize, img.height() as usize);
-        check_dims(w, h)?;
-        let rgb = img.into_rgb8();
-        Self::from_rgb8(w, h, rgb.as_raw())
+        Self::from_rgb8(w, h, img.into_rgb8().as_raw())
     }
 
     /// Pixel (x, y), channel c.
@@ -205,7 +224,10 @@ mod tests {
         v[5] = f32::NAN;
         assert!(matches!(RgbImage::new(20, 20, v), Err(Error::Input(_))));
         assert!(RgbImage::from_rgba8(20, 20, &[0; 20 * 20 * 3]).is_err());
-        assert!(matches!(RgbImage::decode(b"not an image"), Err(Error::Image(_))));
+        assert!(matches!(
+            RgbImage::decode(b"not an image"),
+            Err(Error::Image(_))
+        ));
     }
 
     #[test]

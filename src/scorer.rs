@@ -72,12 +72,19 @@ impl Scorer {
     }
 
     /// A scorer on the default wgpu adapter (native). Fails with [`Error::Backend`] when no
-    /// adapter is available.
+    /// adapter is available. The adapter is initialised once per process and shared.
     #[cfg(all(feature = "wgpu", not(target_family = "wasm")))]
     pub fn wgpu(model: Model) -> Result<Self> {
-        let device = Device::wgpu_options()
-            .init()
-            .map_err(|e| Error::Backend(format!("no usable wgpu adapter: {e:?}")))?;
+        static DEVICE: std::sync::OnceLock<std::result::Result<Device, String>> =
+            std::sync::OnceLock::new();
+        let device = DEVICE
+            .get_or_init(|| {
+                Device::wgpu_options()
+                    .init()
+                    .map_err(|e| format!("no usable wgpu adapter: {e:?}"))
+            })
+            .clone()
+            .map_err(Error::Backend)?;
         Ok(Self::on_device(model, &device, BackendKind::Wgpu))
     }
 
@@ -115,7 +122,9 @@ impl Scorer {
         if faces.is_empty() {
             return Ok(Vec::new());
         }
-        self.net.score(self.prepare(faces, order), faces.len()).await
+        self.net
+            .score(self.prepare(faces, order), faces.len())
+            .await
     }
 
     /// Scores already-normalised network input (`[N, 3, 112, 112]` row-major).

@@ -59,10 +59,13 @@ pub fn read_state_dict(bytes: &[u8]) -> Result<Params> {
         }
         let raw = read(&mut zip, &format!("{prefix}data/{}", t.storage_key))?;
         let data = t.gather(&raw).map_err(|e| {
-            Error::format(format!("tensor `{key}`: {}", match e {
-                Error::Format(m) => m,
-                e => e.to_string(),
-            }))
+            Error::format(format!(
+                "tensor `{key}`: {}",
+                match e {
+                    Error::Format(m) => m,
+                    e => e.to_string(),
+                }
+            ))
         })?;
         out.insert(key.clone(), Param::new(t.size.clone(), data)?);
     }
@@ -170,11 +173,11 @@ impl TensorRef {
 #[derive(Clone, Debug)]
 enum Value {
     None,
-    Bool(bool),
+    Bool,
     Int(i64),
-    Float(f64),
+    Float,
     Str(String),
-    Bytes(Vec<u8>),
+    Bytes,
     Tuple(Vec<Value>),
     List(Vec<Value>),
     Dict(Vec<(Value, Value)>),
@@ -279,8 +282,7 @@ impl<'a> Unpickler<'a> {
                 b']' => self.stack.push(Value::List(vec![])),
                 b')' => self.stack.push(Value::Tuple(vec![])),
                 b'N' => self.stack.push(Value::None),
-                0x88 => self.stack.push(Value::Bool(true)),
-                0x89 => self.stack.push(Value::Bool(false)),
+                0x88 | 0x89 => self.stack.push(Value::Bool),
                 b'J' => {
                     let v = i32::from_le_bytes(self.take(4)?.try_into().unwrap());
                     self.stack.push(Value::Int(v as i64))
@@ -307,8 +309,8 @@ impl<'a> Unpickler<'a> {
                     self.stack.push(Value::Int(i64::from_le_bytes(buf)))
                 }
                 b'G' => {
-                    let v = f64::from_be_bytes(self.take(8)?.try_into().unwrap());
-                    self.stack.push(Value::Float(v))
+                    self.take(8)?;
+                    self.stack.push(Value::Float)
                 }
                 b'X' => {
                     let n = self.u32()? as usize;
@@ -327,13 +329,13 @@ impl<'a> Unpickler<'a> {
                 }
                 b'C' => {
                     let n = self.u8()? as usize;
-                    let v = self.take(n)?.to_vec();
-                    self.stack.push(Value::Bytes(v))
+                    self.take(n)?;
+                    self.stack.push(Value::Bytes)
                 }
                 b'B' => {
                     let n = self.u32()? as usize;
-                    let v = self.take(n)?.to_vec();
-                    self.stack.push(Value::Bytes(v))
+                    self.take(n)?;
+                    self.stack.push(Value::Bytes)
                 }
                 b'c' => {
                     let module = self.line()?;
@@ -552,7 +554,10 @@ mod tests {
         assert!(
             matches!(read_state_dict(&[0x80, 2, 0x8a]), Err(Error::Format(m)) if m.contains("legacy"))
         );
-        assert!(matches!(read_state_dict(b"PK\x03\x04garbage"), Err(Error::Format(_))));
+        assert!(matches!(
+            read_state_dict(b"PK\x03\x04garbage"),
+            Err(Error::Format(_))
+        ));
     }
 
     #[test]
@@ -566,7 +571,7 @@ mod tests {
             Value::Tuple(t) => {
                 assert!(matches!(t[0], Value::Int(1)));
                 assert!(matches!(t[1], Value::Int(-2)));
-                assert!(matches!(t[2], Value::Float(f) if f == 3.5));
+                assert!(matches!(t[2], Value::Float));
             }
             _ => panic!(),
         }

@@ -27,10 +27,18 @@ fn check_case(
         let g = got.scores.get(k);
         let r = rel(g, w);
         worst = worst.max(r);
-        assert!(r <= tol, "{label} {}: got {g}, want {w} (rel {r:.2e})", k.name());
+        assert!(
+            r <= tol,
+            "{label} {}: got {g}, want {w} (rel {r:.2e})",
+            k.name()
+        );
     }
     let wl = want["loss"].as_f64().unwrap();
-    assert!(rel(got.loss, wl) <= tol, "{label} loss: got {}, want {wl}", got.loss);
+    assert!(
+        rel(got.loss, wl) <= tol,
+        "{label} loss: got {}, want {wl}",
+        got.loss
+    );
     let we: Vec<f64> = want["embedding"]
         .as_array()
         .unwrap()
@@ -57,7 +65,10 @@ fn tiny_iresnet_matches_pytorch_reference() {
         serde_json::to_value(&cfg.blocks).unwrap(),
         fx["config"]["blocks"]
     );
-    assert_eq!(model.batchnorm_count() as u64, fx["bn_layers"].as_u64().unwrap());
+    assert_eq!(
+        model.batchnorm_count() as u64,
+        fx["bn_layers"].as_u64().unwrap()
+    );
     for (backend, scorer) in scorers(&model) {
         let mut worst = 0f64;
         for case in fx["cases"].as_array().unwrap() {
@@ -88,7 +99,11 @@ fn batch_equals_single_passes() {
             let single = &scorer.score(std::slice::from_ref(f)).unwrap()[0];
             for k in ScoreKind::ALL {
                 let r = rel(batch[i].scores.get(k), single.scores.get(k));
-                assert!(r < 1e-5, "[{backend}] image {i} {}: batch vs single rel {r:.2e}", k.name());
+                assert!(
+                    r < 1e-5,
+                    "[{backend}] image {i} {}: batch vs single rel {r:.2e}",
+                    k.name()
+                );
             }
             let e = batch[i]
                 .embedding
@@ -134,7 +149,10 @@ fn mobilefacenet_matches_pytorch_reference() {
     let Some(assets) = assets() else { return };
     let fx = json(fixtures().join("mobilefacenet_expected.json"));
     let model = mobilefacenet(&assets);
-    assert_eq!(model.batchnorm_count() as u64, fx["bn_layers"].as_u64().unwrap());
+    assert_eq!(
+        model.batchnorm_count() as u64,
+        fx["bn_layers"].as_u64().unwrap()
+    );
     let dir = assets.join("faces/aligned-112");
     for (backend, scorer) in scorers(&model) {
         let mut worst = 0f64;
@@ -158,7 +176,11 @@ fn mobilefacenet_f16_file_is_small_and_close() {
     let model = mobilefacenet(&assets);
     let bytes = model.to_bytes(Storage::F16);
     eprintln!("mobilefacenet f16 file: {} bytes", bytes.len());
-    assert!(bytes.len() <= 2_200_000, "f16 model is {} bytes", bytes.len());
+    assert!(
+        bytes.len() <= 2_200_000,
+        "f16 model is {} bytes",
+        bytes.len()
+    );
     let faces: Vec<RgbImage> = ["1.jpg", "Aaron_Eckhart_0001.jpg"]
         .iter()
         .map(|f| RgbImage::decode(&read(assets.join("faces/aligned-112").join(f))).unwrap())
@@ -196,6 +218,9 @@ fn blur_raises_block1_on_real_faces() {
         }
     }
     let rho = spearman(&sev, &score);
-    eprintln!("blur vs block1 Spearman over {} samples: {rho:.3}", sev.len());
+    eprintln!(
+        "blur vs block1 Spearman over {} samples: {rho:.3}",
+        sev.len()
+    );
     assert!(rho >= 0.8, "Spearman {rho:.3} < 0.8");
 }

@@ -78,22 +78,24 @@ impl IResNetConfig {
     pub fn graph(&self) -> Graph {
         const EPS: f64 = 1e-5;
         let mut g = Builder::new();
-        let x = g.conv("conv1", 0, 1, 1, 1);
+        let x = g.conv("conv1", 0, self.widths[0], 3, 1, 1, 1);
         let x = g.bn("bn1", x, EPS, false);
         let mut x = g.prelu("prelu", x);
         let mut stages = [0; 4];
         for s in 0..4 {
+            let width = self.widths[s];
             for i in 0..self.blocks[s] {
                 let p = format!("layer{}.{}", s + 1, i);
                 let input = x;
                 let y = g.bn(&format!("{p}.bn1"), input, EPS, false);
-                let y = g.conv(&format!("{p}.conv1"), y, 1, 1, 1);
+                let y = g.conv(&format!("{p}.conv1"), y, width, 3, 1, 1, 1);
                 let y = g.bn(&format!("{p}.bn2"), y, EPS, false);
                 let y = g.prelu(&format!("{p}.prelu"), y);
-                let y = g.conv(&format!("{p}.conv2"), y, if i == 0 { 2 } else { 1 }, 1, 1);
+                let stride = if i == 0 { 2 } else { 1 };
+                let y = g.conv(&format!("{p}.conv2"), y, width, 3, stride, 1, 1);
                 let y = g.bn(&format!("{p}.bn3"), y, EPS, false);
                 let identity = if i == 0 {
-                    let d = g.conv(&format!("{p}.downsample.0"), input, 2, 0, 1);
+                    let d = g.conv(&format!("{p}.downsample.0"), input, width, 1, 2, 0, 1);
                     g.bn(&format!("{p}.downsample.1"), d, EPS, false)
                 } else {
                     input
@@ -109,6 +111,7 @@ impl IResNetConfig {
             Op::Linear {
                 weight: "fc.weight".into(),
                 bias: Some("fc.bias".into()),
+                out_features: self.embedding,
             },
             vec![x],
         );
@@ -158,5 +161,94 @@ fn strip(e: Error) -> String {
     match e {
         Error::Format(m) => m,
         other => other.to_string(),
+    }
+}
+
+impl IResNetConfig {
+    /// Randomly initialised parameters for this layout (He-scaled convolutions, BatchNorm
+    /// statistics of plausible magnitude), deterministic in `seed`. For benchmarks and tests
+    /// where no pretrained weights are needed.
+    pub fn synthetic_params(&self, seed: u64) -> Params {
+        let graph = self.graph();
+        let mut rng = SplitMix(seed);
+        let mut params = Params::new();
+        let mut channels = vec![0usize; graph.nodes.len()];
+        channels[0] = 3;
+        for (i, node) in graph.nodes.iter().enumerate() {
+            let cin = node.inputs.first().map_or(3, |&j| channels[j]);
+            let mut put = |name: &str, shape: Vec<usize>, f: &mut dyn FnMut() -> f32| {
+                let n = shape.iter().product();
+                let data = (0..n).map(|_| f()).collect();
+                params.insert(name.to_string(), crate::graph::Param { shape, data });
+            };
+            channels[i] = match &node.op {
+                Op::Conv2d {
+                    weight,
+                    out_channels,
+                    kernel: [k, _],
+                    ..
+                } => {
+                    let std = (2.0 / (cin * k * k) as f32).sqrt();
+                    put(weight, vec![*out_channels, cin, *k, *k], &mut || {
+                        rng.normal() * std
+                    });
+                    *out_channels
+                }
+                Op::BatchNorm {
+                    gamma,
+                    beta,
+                    mean,
+                    var,
+                    ..
+                } => {
+                    let c = cin;
+                    if let Some(g) = gamma {
+                        put(g, vec![c], &mut || 0.5 + rng.uniform());
+                    }
+                    put(beta, vec![c], &mut || 0.1 * rng.normal());
+                    put(mean, vec![c], &mut || 0.2 * rng.normal());
+                    put(var, vec![c], &mut || 0.5 + 1.5 * rng.uniform());
+                    cin
+                }
+                Op::Prelu { alpha } => {
+                    put(alpha, vec![cin], &mut || 0.1 + 0.2 * rng.uniform());
+                    cin
+                }
+                Op::Linear { weight, bias, .. } => {
+                    let fin = self.widths[3] * 49;
+                    let std = (1.0 / fin as f32).sqrt();
+                    put(weight, vec![self.embedding, fin], &mut || {
+                        rng.normal() * std
+                    });
+                    if let Some(b) = bias {
+                        put(b, vec![self.embedding], &mut || 0.0);
+                    }
+                    self.embedding
+                }
+                Op::Flatten => 0,
+                Op::Add | Op::Input => cin,
+            };
+        }
+        params
+    }
+}
+
+/// A small deterministic generator (SplitMix64) so synthetic weights need no RNG crate.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn uniform(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32
+    }
+    fn normal(&mut self) -> f32 {
+        let (u, v) = (self.uniform().max(1e-7), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
     }
 }

@@ -30,10 +30,13 @@ impl Builder {
         self.nodes.len() - 1
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub fn conv(
         &mut self,
         prefix: &str,
         x: usize,
+        out_channels: usize,
+        kernel: usize,
         stride: usize,
         padding: usize,
         groups: usize,
@@ -43,6 +46,8 @@ impl Builder {
             Op::Conv2d {
                 weight: format!("{prefix}.weight"),
                 bias: None,
+                out_channels,
+                kernel: [kernel; 2],
                 stride: [stride; 2],
                 padding: [padding; 2],
                 groups,

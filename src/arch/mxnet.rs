@@ -39,7 +39,10 @@ pub fn read_params(bytes: &[u8]) -> Result<Params> {
     let _reserved = r.u64()?;
     let count = r.u64()? as usize;
     if count > bytes.len() / 16 {
-        return Err(Error::format(format!("implausible array count {count}")));
+        return Err(Error::format(format!(
+            "truncated or corrupt: {count} arrays announced at offset 16, but the file has only {} bytes",
+            bytes.len()
+        )));
     }
     let mut arrays = Vec::with_capacity(count);
     for i in 0..count {
@@ -126,7 +129,9 @@ impl<'a> Reader<'a> {
                 }
                 let ndim = self.u32()?;
                 if ndim > 8 {
-                    return Err(Error::format(format!("{ndim} dimensions at offset {start}")));
+                    return Err(Error::format(format!(
+                        "{ndim} dimensions at offset {start}"
+                    )));
                 }
                 (0..ndim)
                     .map(|_| {
@@ -156,7 +161,9 @@ impl<'a> Reader<'a> {
             .iter()
             .try_fold(1usize, |a, &d| a.checked_mul(d))
             .filter(|&n| n <= self.b.len())
-            .ok_or_else(|| Error::format(format!("implausible shape {shape:?} at offset {start}")))?;
+            .ok_or_else(|| {
+                Error::format(format!("implausible shape {shape:?} at offset {start}"))
+            })?;
         let data = match flag {
             0 => self
                 .take(n * 4)?
@@ -277,7 +284,10 @@ pub fn translate(
                 .get(k)
                 .ok_or_else(|| unsupported(&name, format!("missing input {k}")))?;
             map[i].ok_or_else(|| {
-                unsupported(&name, format!("input `{}` is not a computed value", names[i]))
+                unsupported(
+                    &name,
+                    format!("input `{}` is not a computed value", names[i]),
+                )
             })
         };
         let param_in = |k: usize| -> Result<String> {
@@ -335,33 +345,34 @@ pub fn translate(
                 let no_bias = flag(node, "no_bias", false);
                 let weight = param_in(1)?;
                 let bias = if no_bias { None } else { Some(param_in(2)?) };
-                if let Some(w) = all.get(&weight)
-                    && w.shape.len() == 4
-                    && [w.shape[2], w.shape[3]] != kernel
-                {
-                    return Err(unsupported(
-                        &name,
-                        format!("kernel {kernel:?} but weight shape {:?}", w.shape),
-                    ));
-                }
-                Some(b.push(
-                    name.clone(),
-                    Op::Conv2d {
-                        weight,
-                        bias,
-                        stride: pair(node, "stride", 1)?,
-                        padding: pair(node, "pad", 0)?,
-                        groups: attr(node, "num_group")
-                            .map(|s| s.parse().unwrap_or(0))
-                            .unwrap_or(1),
-                    },
-                    vec![x],
-                ))
+                let out_channels = attr(node, "num_filter")
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| unsupported(&name, "missing num_filter".into()))?;
+                Some(
+                    b.push(
+                        name.clone(),
+                        Op::Conv2d {
+                            weight,
+                            bias,
+                            out_channels,
+                            kernel,
+                            stride: pair(node, "stride", 1)?,
+                            padding: pair(node, "pad", 0)?,
+                            groups: attr(node, "num_group")
+                                .map(|s| s.parse().unwrap_or(0))
+                                .unwrap_or(1),
+                        },
+                        vec![x],
+                    ),
+                )
             }
             "BatchNorm" => {
                 let x = data_in(0)?;
                 if attr(node, "axis").is_some_and(|a| a != "1") {
-                    return Err(unsupported(&name, "BatchNorm over an axis other than 1".into()));
+                    return Err(unsupported(
+                        &name,
+                        "BatchNorm over an axis other than 1".into(),
+                    ));
                 }
                 let eps = match attr(node, "eps") {
                     Some(s) => s
@@ -409,7 +420,10 @@ pub fn translate(
             "FullyConnected" => {
                 let mut x = data_in(0)?;
                 if !flag(node, "flatten", true) {
-                    return Err(unsupported(&name, "FullyConnected with flatten=False".into()));
+                    return Err(unsupported(
+                        &name,
+                        "FullyConnected with flatten=False".into(),
+                    ));
                 }
                 if !matches!(b.nodes[x].op, Op::Flatten | Op::Linear { .. })
                     && !is_vector(&b.nodes, x)
@@ -419,9 +433,25 @@ pub fn translate(
                 let no_bias = flag(node, "no_bias", false);
                 let weight = param_in(1)?;
                 let bias = if no_bias { None } else { Some(param_in(2)?) };
-                Some(b.push(name.clone(), Op::Linear { weight, bias }, vec![x]))
+                let out_features = attr(node, "num_hidden")
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| unsupported(&name, "missing num_hidden".into()))?;
+                Some(b.push(
+                    name.clone(),
+                    Op::Linear {
+                        weight,
+                        bias,
+                        out_features,
+                    },
+                    vec![x],
+                ))
             }
-            other => return Err(unsupported(&name, format!("unsupported operator `{other}`"))),
+            other => {
+                return Err(unsupported(
+                    &name,
+                    format!("unsupported operator `{other}`"),
+                ));
+            }
         };
         map.push(mapped);
     }
@@ -433,11 +463,14 @@ pub fn translate(
     let mut stage_idx = [0usize; 4];
     for (k, s) in stages.iter().enumerate() {
         let id = names.iter().position(|n| n == s).ok_or_else(|| {
-            Error::arch(arch, format!("stage node `{s}` (block{}) not found in the graph", k + 1))
+            Error::arch(
+                arch,
+                format!("stage node `{s}` (block{}) not found in the graph", k + 1),
+            )
         })?;
-        stage_idx[k] = map[id].filter(|&i| i > 0).ok_or_else(|| {
-            Error::arch(arch, format!("stage node `{s}` is not a computed node"))
-        })?;
+        stage_idx[k] = map[id]
+            .filter(|&i| i > 0)
+            .ok_or_else(|| Error::arch(arch, format!("stage node `{s}` is not a computed node")))?;
     }
     let graph = b.finish(output, stage_idx);
     let needed = graph.param_names();

@@ -78,7 +78,11 @@ pub fn inspect(args: InspectArgs) -> Result<i32> {
         println!("{}", serde_json::to_string_pretty(&v).expect("JSON"));
         return Ok(0);
     }
-    println!("file:              {} ({} bytes)", args.file.display(), bytes.len());
+    println!(
+        "file:              {} ({} bytes)",
+        args.file.display(),
+        bytes.len()
+    );
     println!("architecture:      {}", m.architecture);
     if let Some(c) = &m.iresnet {
         println!(
@@ -87,9 +91,15 @@ pub fn inspect(args: InspectArgs) -> Result<i32> {
         );
     }
     println!("parameters:        {}", info.parameter_count);
-    println!("batchnorm layers:  {} (2-D, used by GraFIQs)", info.scored_batchnorms.len());
+    println!(
+        "batchnorm layers:  {} (2-D, used by GraFIQs)",
+        info.scored_batchnorms.len()
+    );
     println!("embedding size:    {}", info.embedding_size);
-    println!("input:             {}x{} RGB, (x - {:?}) * {:?}", m.input_size[0], m.input_size[1], m.preprocess.mean, m.preprocess.scale);
+    println!(
+        "input:             {}x{} RGB, (x - {:?}) * {:?}",
+        m.input_size[0], m.input_size[1], m.preprocess.mean, m.preprocess.scale
+    );
     println!("stages:            {}", m.stages.join(", "));
     println!("source:            {}", m.provenance.source);
     println!("source sha256:     {}", m.provenance.sha256);
@@ -98,7 +108,12 @@ pub fn inspect(args: InspectArgs) -> Result<i32> {
         println!("licence:           {l}");
     }
     match &m.calibration {
-        Some(c) => println!("calibration:       {} ({} knots, {})", c.score.name(), c.knots.len(), c.method),
+        Some(c) => println!(
+            "calibration:       {} ({} knots, {})",
+            c.score.name(),
+            c.knots.len(),
+            c.method
+        ),
         None => println!("calibration:       none (default mapping)"),
     }
     Ok(0)

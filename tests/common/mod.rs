@@ -20,7 +20,10 @@ pub fn assets() -> Option<PathBuf> {
         return Some(dir);
     }
     if std::env::var("GRAFIQS_REQUIRE_ASSETS").as_deref() == Ok("1") {
-        panic!("test assets not found at {} (GRAFIQS_REQUIRE_ASSETS=1)", dir.display());
+        panic!(
+            "test assets not found at {} (GRAFIQS_REQUIRE_ASSETS=1)",
+            dir.display()
+        );
     }
     eprintln!("SKIPPED: test assets not found at {}", dir.display());
     None
@@ -49,8 +52,12 @@ pub fn mobilefacenet(assets: &std::path::Path) -> Model {
 
 /// The tiny iResNet fixture checkpoint.
 pub fn tiny_model() -> Model {
-    Model::from_torch(&read(fixtures().join("tiny_iresnet.pth")), "iresnet", "tiny_iresnet.pth")
-        .unwrap()
+    Model::from_torch(
+        &read(fixtures().join("tiny_iresnet.pth")),
+        "iresnet",
+        "tiny_iresnet.pth",
+    )
+    .unwrap()
 }
 
 /// One scorer per backend this build can run: CPU always, wgpu with the `wgpu` feature
@@ -59,7 +66,10 @@ pub fn scorers(model: &Model) -> Vec<(&'static str, Scorer)> {
     #[allow(unused_mut)]
     let mut v = vec![("cpu", Scorer::cpu(model.clone()))];
     #[cfg(feature = "wgpu")]
-    v.push(("wgpu", Scorer::wgpu(model.clone()).expect("a wgpu adapter (Mesa lavapipe)")));
+    v.push((
+        "wgpu",
+        Scorer::wgpu(model.clone()).expect("a wgpu adapter (Mesa lavapipe)"),
+    ));
     v
 }
 
@@ -79,7 +89,10 @@ pub fn lfw_colour_aligned(assets: &std::path::Path) -> Vec<(String, RgbImage)> {
         }
         let lm: [[f64; 2]; 5] = std::array::from_fn(|i| [nums[2 * i], nums[2 * i + 1]]);
         let img = RgbImage::decode(&read(dir.join(cols[0]))).unwrap();
-        out.push((cols[0].to_string(), grafiqs::align::align_face(&img, &lm).unwrap()));
+        out.push((
+            cols[0].to_string(),
+            grafiqs::align::align_face(&img, &lm).unwrap(),
+        ));
     }
     out
 }

@@ -1,0 +1,57 @@
+# grafiqs — entry points. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CARGO       ?= cargo
+FEATURES    ?= wgpu
+# Tests, benches and the CLI share one (release) build: Burn's kernels need optimisation and
+# building a second profile would double a ~30 min cold build.
+CARGO_FLAGS := --release --features $(FEATURES)
+BIN          = $(or $(CARGO_TARGET_DIR),target)/release/grafiqs
+
+# `make score` inputs.
+IMAGES   ?= ../shared/assets/faces/aligned-112
+EXT      ?= jpg
+OUT      ?= out
+WEIGHTS  ?=
+BACKBONE ?= iresnet100
+MODEL    ?=
+
+.PHONY: help setup build test test-native test-wasm score bench fmt lint
+
+help:
+	@echo "make score   WEIGHTS=<ckpt> BACKBONE=<arch> IMAGES=<dir>  score a folder of faces"
+	@echo "             (or MODEL=<file.grafiqs>; writes $(OUT)/GraFIQs_*.txt)"
+	@echo "make test    install what is missing, then run every test"
+	@echo "make bench   criterion benchmarks + the PyTorch comparison"
+	@echo "make lint    rustfmt + clippy"
+
+setup:
+	scripts/setup.sh
+
+build: setup
+	$(CARGO) build $(CARGO_FLAGS) --bin grafiqs
+
+test: setup test-native test-wasm
+
+test-native:
+	$(CARGO) test $(CARGO_FLAGS)
+
+test-wasm:
+	$(CARGO) build --lib --target wasm32-unknown-unknown --no-default-features
+
+score: build
+	@if [ -z "$(MODEL)$(WEIGHTS)" ]; then \
+	  echo "give MODEL=<file.grafiqs> or WEIGHTS=<checkpoint> BACKBONE=<arch> (pretrained weights are not bundled: see README)"; exit 2; fi
+	$(BIN) score $(if $(MODEL),--model $(MODEL),--weights $(WEIGHTS) --backbone $(BACKBONE)) \
+	  --image-path $(IMAGES) --image-extension $(EXT) --output-dir $(OUT) --bgr2rgb
+
+bench: setup
+	scripts/bench.sh
+
+fmt:
+	$(CARGO) fmt
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy $(CARGO_FLAGS) --all-targets -- -D warnings
