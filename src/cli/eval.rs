@@ -36,8 +36,8 @@ enum ProtocolArg {
 
 #[derive(clap::Args)]
 struct EdcArgs {
-    /// Comparisons: `pathA pathB is_same similarity` lines (is_same: 1/0, true/false or
-    /// same/diff; similarity: higher = more alike).
+    /// Comparisons: `pathA pathB is_same similarity` lines (is_same: 1/0, true/false,
+    /// same/diff or genuine/impostor; similarity: higher = more alike).
     #[arg(long)]
     comparisons: PathBuf,
     /// Quality scores: `path score` lines (e.g. GraFIQs_image.txt); repeat for several methods.
@@ -62,14 +62,14 @@ struct EdcArgs {
     /// Write the curves and areas as JSON to this file (`-` for stdout).
     #[arg(long)]
     json: PathBuf,
-    /// Also write the curves as CSV (`method,discard,fnmr,threshold,genuine_remaining,
-    /// impostor_remaining`).
+    /// Also write the curves as CSV, one row per method and discard step.
     #[arg(long)]
     csv: Option<PathBuf>,
     /// Also plot the curves (one per method, and the random baseline) as SVG.
     #[arg(long)]
     svg: Option<PathBuf>,
-    /// Random discard orders averaged for the random baseline (0: no baseline).
+    /// Random discard orders averaged for the random baseline (0: no baseline). The orders
+    /// are Fisher–Yates shuffles driven by SplitMix64 from --random-seed.
     #[arg(long, default_value_t = DEFAULT_RANDOM_ORDERS)]
     random_orders: usize,
     /// Seed of the random baseline's generator.
