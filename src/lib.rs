@@ -12,6 +12,8 @@
 //! * [`Scorer`]: uploads a model to a device and scores batches of faces, returning the five
 //!   raw scores ([`Scores`]: image, block1…block4), the loss and the face embedding.
 //! * [`RgbImage`], [`align`]: decoding, resizing and ArcFace alignment.
+//! * [`eval`]: Error-versus-Discard curves (FNMR at a fixed FMR as low-quality comparisons are
+//!   discarded) for judging quality scores.
 //!
 //! Errors are values ([`Error`]); no input makes the library panic.
 
@@ -20,6 +22,7 @@ pub mod arch;
 pub mod degrade;
 pub mod engine;
 pub mod error;
+pub mod eval;
 pub mod graph;
 pub mod jpeg;
 pub mod model;

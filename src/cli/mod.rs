@@ -1,6 +1,7 @@
 //! Command-line interface (native only).
 
 mod convert;
+mod eval;
 mod score;
 
 use std::path::{Path, PathBuf};
@@ -27,6 +28,8 @@ enum Command {
     Convert(convert::ConvertArgs),
     /// Describe a model file (architecture, parameters, BatchNorm layers, metadata).
     Inspect(convert::InspectArgs),
+    /// Evaluate quality scores (Error-versus-Discard curves).
+    Eval(eval::EvalArgs),
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -36,6 +39,7 @@ pub fn run() -> i32 {
         Command::Score(a) => score::run(a),
         Command::Convert(a) => convert::run(a),
         Command::Inspect(a) => convert::inspect(a),
+        Command::Eval(a) => eval::run(a),
     };
     match result {
         Ok(code) => code,
