@@ -68,6 +68,7 @@ pub struct Scored {
     pub embedding: Vec<f32>,
 }
 
+#[allow(clippy::large_enum_variant)] // one per node, built once
 enum Layer {
     Input,
     Conv {

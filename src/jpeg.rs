@@ -241,15 +241,11 @@ impl Decoder {
                 0xDB => self.dqt(seg)?,
                 0xDD => self.restart = u16::from_be_bytes([*seg.first()?, *seg.get(1)?]) as usize,
                 0xE0 => self.jfif |= seg.starts_with(b"JFIF\0"),
-                0xE1 => {
-                    if seg.starts_with(b"Exif\0\0") {
-                        self.orientation = exif_orientation(&seg[6..]).unwrap_or(1);
-                    }
+                0xE1 if seg.starts_with(b"Exif\0\0") => {
+                    self.orientation = exif_orientation(&seg[6..]).unwrap_or(1);
                 }
-                0xEE => {
-                    if seg.starts_with(b"Adobe") && seg.len() >= 12 {
-                        self.adobe_transform = Some(seg[11]);
-                    }
+                0xEE if seg.starts_with(b"Adobe") && seg.len() >= 12 => {
+                    self.adobe_transform = Some(seg[11]);
                 }
                 0xDA => {
                     if !frame {
@@ -343,13 +339,13 @@ impl Decoder {
             if tq > 3 {
                 return None;
             }
-            for k in 0..64 {
+            for (k, &zz) in ZIGZAG.iter().enumerate() {
                 let v = if pq == 0 {
                     *s.get(1 + k)? as u16
                 } else {
                     u16::from_be_bytes([*s.get(1 + 2 * k)?, *s.get(2 + 2 * k)?])
                 };
-                self.qt[tq][ZIGZAG[k]] = v;
+                self.qt[tq][zz] = v;
             }
             s = &s[if pq == 0 { 65 } else { 129 }..];
         }
@@ -587,9 +583,9 @@ fn upsample(p: &[u8], cw: usize, ch: usize, hs: usize, vs: usize, w: usize, h: u
                         y as isize + 1
                     };
                     let row = &mut full[(2 * y + v as usize) * ow..(2 * y + v as usize + 1) * ow];
-                    for x in 0..cw {
+                    for (x, o) in row[..cw].iter_mut().enumerate() {
                         let s = at(x, y as isize) * 3 + at(x, other);
-                        row[x] = ((s + bias) >> 2) as u8;
+                        *o = ((s + bias) >> 2) as u8;
                     }
                 }
             }

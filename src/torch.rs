@@ -533,7 +533,7 @@ impl<'a> Unpickler<'a> {
 }
 
 fn pairs(items: Vec<Value>) -> Option<Vec<(Value, Value)>> {
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return None;
     }
     let mut it = items.into_iter();

@@ -62,7 +62,7 @@ fn tiny_iresnet_matches_pytorch_reference() {
     let model = tiny_model();
     let cfg = model.meta.iresnet.clone().unwrap();
     assert_eq!(
-        serde_json::to_value(&cfg.blocks).unwrap(),
+        serde_json::to_value(cfg.blocks).unwrap(),
         fx["config"]["blocks"]
     );
     assert_eq!(

@@ -82,9 +82,8 @@ impl IResNetConfig {
         let x = g.bn("bn1", x, EPS, false);
         let mut x = g.prelu("prelu", x);
         let mut stages = [0; 4];
-        for s in 0..4 {
-            let width = self.widths[s];
-            for i in 0..self.blocks[s] {
+        for (s, (&width, &blocks)) in self.widths.iter().zip(&self.blocks).enumerate() {
+            for i in 0..blocks {
                 let p = format!("layer{}.{}", s + 1, i);
                 let input = x;
                 let y = g.bn(&format!("{p}.bn1"), input, EPS, false);
