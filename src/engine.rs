@@ -57,9 +57,9 @@ impl Scores {
     }
 }
 
-/// Per-image result of a scoring pass.
+/// Per-image output of the network: raw scores, loss and embedding.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Scored {
+pub struct Raw {
     /// The five raw scores.
     pub scores: Scores,
     /// The GraFIQs loss of this image (mean over BatchNorm layers).
@@ -379,7 +379,7 @@ impl Network {
 
     /// GraFIQs scores, loss and embedding for `n` normalised images (`[N, 3, 112, 112]`,
     /// row-major). All device reads are asynchronous, as WebGPU requires.
-    pub async fn score(&self, data: Vec<f32>, n: usize) -> Result<Vec<Scored>> {
+    pub async fn score(&self, data: Vec<f32>, n: usize) -> Result<Vec<Raw>> {
         let x = self.input(data, n)?.require_grad();
         let fwd = self.forward(x.clone(), true)?;
         let inv = 1.0 / self.scored_layers as f64;
@@ -444,7 +444,7 @@ impl Network {
                     "image {i} produced a non-finite score ({bad}); check the input values"
                 )));
             }
-            out.push(Scored {
+            out.push(Raw {
                 scores: Scores::from_slice(row),
                 loss: row[5] as f64,
                 embedding: emb[i * e..(i + 1) * e].to_vec(),

@@ -19,6 +19,8 @@
 
 pub mod align;
 pub mod arch;
+pub mod calibrate;
+pub mod container;
 pub mod degrade;
 pub mod engine;
 pub mod error;
@@ -30,8 +32,8 @@ pub mod preprocess;
 pub mod scorer;
 pub mod torch;
 
-pub use engine::{Scored, Scores};
+pub use engine::Scores;
 pub use error::{Error, Result};
-pub use model::{Model, ModelMeta, Preprocess, ScoreKind, Storage};
+pub use model::{Calibration, Model, ModelMeta, Preprocess, ScoreKind, Storage};
 pub use preprocess::RgbImage;
-pub use scorer::{BackendKind, ChannelOrder, Scorer};
+pub use scorer::{BackendKind, ChannelOrder, Scored, Scorer};

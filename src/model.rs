@@ -1,19 +1,9 @@
 //! A face-recognition model held in host memory: graph, parameters and metadata, plus the
 //! project's own single-file model format and the importers for public checkpoints.
 //!
-//! # The `.grafiqs` model file (format version 1)
-//!
-//! | bytes | content |
-//! |---|---|
-//! | 8 | magic `GRAFIQS\0` |
-//! | 4 | format version, u32 little-endian (1) |
-//! | 4 | reserved flags, u32 (0) |
-//! | 8 | header length `H`, u64 little-endian |
-//! | `H` | UTF-8 JSON header: `meta` ([`ModelMeta`]), `graph` ([`Graph`]), `tensors` (name, shape, dtype `f32`/`f16`, byte offset and length in the data section) |
-//! | … | data section: little-endian tensor values, each tensor 4-byte aligned |
-//! | 4 | CRC-32 (IEEE) of every preceding byte |
-//!
-//! With [`Storage::F16`] convolution and fully-connected weights are stored as IEEE half floats;
+//! Models are stored in the project's single-file format ([`crate::container`]) with
+//! `kind: "recognition"`, the [`ModelMeta`] and the [`Graph`] in the header. With
+//! [`Storage::F16`] convolution and fully-connected weights are stored as IEEE half floats;
 //! BatchNorm statistics and PReLU slopes always stay f32 (they are tiny, and GraFIQs compares
 //! activations against the BatchNorm statistics directly).
 
@@ -21,11 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::arch::iresnet::IResNetConfig;
 use crate::arch::mxnet::{self, MOBILEFACENET_STAGES};
+use crate::container;
 use crate::error::{Error, Result};
-use crate::graph::{Graph, GraphInfo, Op, Param, Params};
-
-const MAGIC: &[u8; 8] = b"GRAFIQS\0";
-const VERSION: u32 = 1;
+use crate::graph::{Graph, GraphInfo, Op, Params};
 
 /// Input normalisation: the network sees `(pixel − mean[c]) · scale[c]` for RGB pixels in 0…255.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -107,6 +95,61 @@ pub struct Calibration {
     pub method: String,
 }
 
+impl Calibration {
+    /// Checks the knots: at least two, finite, raw scores positive and strictly increasing,
+    /// qualities within 0…100 and strictly decreasing.
+    pub fn validate(&self) -> Result<()> {
+        let k = &self.knots;
+        let ok = k.len() >= 2
+            && k.iter()
+                .all(|(r, q)| r.is_finite() && *r > 0.0 && (0.0..=100.0).contains(q))
+            && k.windows(2).all(|w| w[1].0 > w[0].0 && w[1].1 < w[0].1);
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::format(format!(
+                "calibration knots {k:?} are not a monotone map (raw increasing, quality decreasing, 0..100)"
+            )))
+        }
+    }
+
+    /// The map used for models without a calibration of their own: fitted with
+    /// [`crate::calibrate`] for the InsightFace MobileFaceNet on the 12 colour LFW faces and the
+    /// 7 aligned faces of the project's test assets (`block1`; reproduced by a test). For other
+    /// networks it is only a starting point: run `grafiqs calibrate`.
+    pub fn default_mapping() -> Self {
+        Calibration {
+            score: ScoreKind::Block1,
+            knots: DEFAULT_KNOTS
+                .iter()
+                .zip(crate::calibrate::KNOT_QUALITIES)
+                .map(|(&r, q)| (r, q))
+                .collect(),
+            method: "default (MobileFaceNet on LFW reference faces)".into(),
+        }
+    }
+
+    /// Quality (0–100, higher = better) for a raw score of `self.score`: piecewise linear in
+    /// `ln(raw)` through the knots, extended linearly beyond the end knots, clamped to 0…100.
+    pub fn quality(&self, raw: f64) -> f64 {
+        let k = &self.knots;
+        if !(raw.is_finite() && raw > 0.0) || k.len() < 2 {
+            return if raw <= 0.0 { 100.0 } else { 0.0 };
+        }
+        let x = raw.ln();
+        let seg = k
+            .windows(2)
+            .position(|w| x <= (w[1].0 as f64).ln())
+            .unwrap_or(k.len() - 2);
+        let (x0, y0) = ((k[seg].0 as f64).ln(), k[seg].1 as f64);
+        let (x1, y1) = ((k[seg + 1].0 as f64).ln(), k[seg + 1].1 as f64);
+        (y0 + (x - x0) * (y1 - y0) / (x1 - x0)).clamp(0.0, 100.0)
+    }
+}
+
+/// Raw `block1` knots of [`Calibration::default_mapping`].
+pub const DEFAULT_KNOTS: [f32; 4] = [167.25, 268.66, 557.66, 890.76];
+
 /// Descriptive metadata stored with a model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelMeta {
@@ -151,20 +194,15 @@ pub struct Model {
     info: GraphInfo,
 }
 
-#[derive(Serialize, Deserialize)]
-struct TensorEntry {
-    name: String,
-    shape: Vec<usize>,
-    dtype: String,
-    offset: usize,
-    length: usize,
-}
+/// `kind` of face-recognition model files.
+const KIND: &str = "recognition";
 
 #[derive(Serialize, Deserialize)]
 struct Header {
+    #[serde(default)]
+    kind: String,
     meta: ModelMeta,
     graph: Graph,
-    tensors: Vec<TensorEntry>,
 }
 
 /// Names accepted for `--backbone`.
@@ -186,6 +224,9 @@ impl Model {
             )));
         }
         let info = graph.validate(&params, meta.input_size)?;
+        if let Some(c) = &meta.calibration {
+            c.validate()?;
+        }
         Ok(Self {
             meta,
             graph,
@@ -305,90 +346,15 @@ impl Model {
 
     /// Reads a `.grafiqs` model file.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let fmt = |m: String| Error::format(m);
-        if bytes.len() < 28 || &bytes[..8] != MAGIC {
-            let what = if bytes.starts_with(b"PK") {
-                " (this looks like a PyTorch checkpoint: convert it with `grafiqs convert`)"
-            } else if bytes.starts_with(&0x112u64.to_le_bytes()) {
-                " (this looks like MXNet .params: convert it with `grafiqs convert`)"
-            } else {
-                ""
-            };
-            return Err(fmt(format!("not a grafiqs model file{what}")));
-        }
-        let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap());
-        if version != VERSION {
-            return Err(fmt(format!(
-                "model format version {version} is not supported (this build reads {VERSION})"
+        let (header, params) = container::read(bytes)?;
+        let kind = header.get("kind").and_then(|k| k.as_str()).unwrap_or(KIND);
+        if kind != KIND {
+            return Err(Error::format(format!(
+                "this is a `{kind}` file, not a face-recognition model"
             )));
         }
-        let hlen = u64::from_le_bytes(bytes[16..24].try_into().unwrap());
-        let body_end = bytes.len() - 4;
-        let data_start = usize::try_from(hlen)
-            .ok()
-            .and_then(|h| h.checked_add(24))
-            .filter(|&e| e <= body_end)
-            .ok_or_else(|| {
-                fmt(format!(
-                    "truncated: header of {hlen} bytes does not fit in a {}-byte file",
-                    bytes.len()
-                ))
-            })?;
-        let stored = u32::from_le_bytes(bytes[body_end..].try_into().unwrap());
-        let actual = crc32fast::hash(&bytes[..body_end]);
-        if stored != actual {
-            return Err(fmt(format!(
-                "checksum mismatch (stored {stored:#010x}, computed {actual:#010x}): the file is truncated or corrupt"
-            )));
-        }
-        let header: Header = serde_json::from_slice(&bytes[24..data_start])
-            .map_err(|e| fmt(format!("header: {e}")))?;
-        let data = &bytes[data_start..body_end];
-        let mut params = Params::new();
-        for t in header.tensors {
-            let n: usize = t.shape.iter().product();
-            let es = match t.dtype.as_str() {
-                "f32" => 4,
-                "f16" => 2,
-                d => return Err(fmt(format!("tensor `{}`: unknown dtype `{d}`", t.name))),
-            };
-            let raw = t
-                .offset
-                .checked_add(t.length)
-                .filter(|&e| e <= data.len() && t.length == n * es)
-                .map(|e| &data[t.offset..e])
-                .ok_or_else(|| {
-                    fmt(format!(
-                        "tensor `{}` ({} bytes at data offset {}) lies outside the {}-byte data section or does not match its shape {:?}",
-                        t.name,
-                        t.length,
-                        t.offset,
-                        data.len(),
-                        t.shape
-                    ))
-                })?;
-            let values: Vec<f32> = if es == 4 {
-                raw.chunks_exact(4)
-                    .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-                    .collect()
-            } else {
-                raw.chunks_exact(2)
-                    .map(|c| half::f16::from_le_bytes(c.try_into().unwrap()).to_f32())
-                    .collect()
-            };
-            if let Some(bad) = values.iter().position(|v| !v.is_finite()) {
-                return Err(fmt(format!(
-                    "tensor `{}` holds a non-finite value at index {bad}",
-                    t.name
-                )));
-            }
-            if params
-                .insert(t.name.clone(), Param::new(t.shape, values)?)
-                .is_some()
-            {
-                return Err(fmt(format!("tensor `{}` is stored twice", t.name)));
-            }
-        }
+        let header: Header =
+            serde_json::from_value(header).map_err(|e| Error::format(format!("header: {e}")))?;
         Self::new(header.meta, header.graph, params)
     }
 
@@ -406,45 +372,13 @@ impl Model {
                 })
                 .collect(),
         };
-        let mut data = Vec::new();
-        let mut tensors = Vec::new();
-        for (name, p) in &self.params {
-            while data.len() % 4 != 0 {
-                data.push(0);
-            }
-            let offset = data.len();
-            let f16 = half.contains(name.as_str());
-            for &v in &p.data {
-                if f16 {
-                    data.extend_from_slice(&half::f16::from_f32(v).to_le_bytes());
-                } else {
-                    data.extend_from_slice(&v.to_le_bytes());
-                }
-            }
-            tensors.push(TensorEntry {
-                name: name.clone(),
-                shape: p.shape.clone(),
-                dtype: if f16 { "f16" } else { "f32" }.into(),
-                offset,
-                length: data.len() - offset,
-            });
-        }
-        let header = serde_json::to_vec(&Header {
+        let header = serde_json::to_value(Header {
+            kind: KIND.into(),
             meta: self.meta.clone(),
             graph: self.graph.clone(),
-            tensors,
         })
         .expect("model header serialises");
-        let mut out = Vec::with_capacity(28 + header.len() + data.len());
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&0u32.to_le_bytes());
-        out.extend_from_slice(&(header.len() as u64).to_le_bytes());
-        out.extend_from_slice(&header);
-        out.extend_from_slice(&data);
-        let crc = crc32fast::hash(&out);
-        out.extend_from_slice(&crc.to_le_bytes());
-        out
+        container::write(header, &self.params, &half)
     }
 
     /// Number of GraFIQs BatchNorm layers (those with a 4-D input).

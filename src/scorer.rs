@@ -2,9 +2,9 @@
 
 use burn::tensor::Device;
 
-use crate::engine::{Network, Scored};
+use crate::engine::{Network, Raw, Scores};
 use crate::error::{Error, Result};
-use crate::model::Model;
+use crate::model::{Calibration, Model};
 use crate::preprocess::RgbImage;
 
 /// Which compute backend a [`Scorer`] runs on.
@@ -38,6 +38,33 @@ pub enum ChannelOrder {
     Bgr,
 }
 
+/// Everything a scoring pass says about one face.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scored {
+    /// The five raw GraFIQs scores (larger = worse).
+    pub scores: Scores,
+    /// Quality 0–100 (higher = better): the model's calibration applied to its raw score
+    /// (see [`Calibration`]); the default mapping when the model was never calibrated.
+    pub quality: f64,
+    /// Whether `quality` comes from a calibration fitted for this model.
+    pub calibrated: bool,
+    /// The GraFIQs loss (mean BatchNorm statistics mismatch).
+    pub loss: f64,
+    /// The face-recognition embedding from the same forward pass (not L2-normalised).
+    pub embedding: Vec<f32>,
+}
+
+impl Scored {
+    /// The embedding scaled to unit length (the usual face template).
+    pub fn normalized_embedding(&self) -> Vec<f32> {
+        let n = self.embedding.iter().map(|v| v * v).sum::<f32>().sqrt();
+        self.embedding
+            .iter()
+            .map(|v| v / n.max(f32::MIN_POSITIVE))
+            .collect()
+    }
+}
+
 /// Scores face images with GraFIQs on one device.
 ///
 /// ```no_run
@@ -53,16 +80,24 @@ pub struct Scorer {
     model: Model,
     net: Network,
     backend: BackendKind,
+    calibration: Calibration,
+    calibrated: bool,
 }
 
 impl Scorer {
     /// A scorer on an existing Burn device (autodiff is enabled on it).
     pub fn on_device(model: Model, device: &Device, backend: BackendKind) -> Self {
         let net = Network::new(&model, device);
+        let (calibration, calibrated) = match &model.meta.calibration {
+            Some(c) => (c.clone(), true),
+            None => (Calibration::default_mapping(), false),
+        };
         Self {
             model,
             net,
             backend,
+            calibration,
+            calibrated,
         }
     }
 
@@ -122,9 +157,31 @@ impl Scorer {
         if faces.is_empty() {
             return Ok(Vec::new());
         }
-        self.net
+        let raw = self
+            .net
             .score(self.prepare(faces, order), faces.len())
-            .await
+            .await?;
+        Ok(self.finish(raw))
+    }
+
+    /// The calibration that turns raw scores into `quality`, and whether it was fitted for
+    /// this model (`false`: the default mapping).
+    pub fn calibration(&self) -> (&Calibration, bool) {
+        (&self.calibration, self.calibrated)
+    }
+
+    fn finish(&self, raw: Vec<Raw>) -> Vec<Scored> {
+        raw.into_iter()
+            .map(|r| Scored {
+                quality: self
+                    .calibration
+                    .quality(r.scores.get(self.calibration.score)),
+                calibrated: self.calibrated,
+                scores: r.scores,
+                loss: r.loss,
+                embedding: r.embedding,
+            })
+            .collect()
     }
 
     /// Scores already-normalised network input (`[N, 3, 112, 112]` row-major).
@@ -132,7 +189,7 @@ impl Scorer {
         if let Some(i) = data.iter().position(|v| !v.is_finite()) {
             return Err(Error::Input(format!("input value {i} is not finite")));
         }
-        self.net.score(data, n).await
+        Ok(self.finish(self.net.score(data, n).await?))
     }
 
     /// Embeddings without gradients (faster when no quality is needed).

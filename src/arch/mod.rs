@@ -1,4 +1,4 @@
-//! Network architectures, each expressed as a [`Graph`](crate::graph::Graph).
+//! Network architectures, each expressed as a [`Graph`].
 
 pub mod iresnet;
 pub mod mxnet;
