@@ -17,11 +17,12 @@ WEIGHTS  ?=
 BACKBONE ?= iresnet100
 MODEL    ?=
 
-.PHONY: help setup build test test-native test-wasm score bench fmt lint
+.PHONY: help setup build test test-native test-wasm test-browser pkg score bench fmt lint
 
 help:
 	@echo "make score   WEIGHTS=<ckpt> BACKBONE=<arch> IMAGES=<dir>  score a folder of faces"
 	@echo "             (or MODEL=<file.grafiqs>; writes $(OUT)/GraFIQs_*.txt)"
+	@echo "make pkg     build the npm package into pkg/"
 	@echo "make test    install what is missing, then run every test"
 	@echo "make bench   criterion benchmarks + the PyTorch comparison"
 	@echo "make lint    rustfmt + clippy"
@@ -32,13 +33,19 @@ setup:
 build: setup
 	$(CARGO) build $(CARGO_FLAGS) --bin grafiqs
 
-test: setup test-native test-wasm
+test: setup test-native pkg test-browser
 
 test-native:
 	$(CARGO) test $(CARGO_FLAGS)
 
-test-wasm:
-	$(CARGO) build --lib --target wasm32-unknown-unknown --no-default-features
+# The npm package in pkg/ (wasm32 build, wasm-bindgen, pkg-config/ files).
+pkg: setup
+	scripts/build-pkg.sh
+
+# Real Chromium via playwright-core: WebGPU + CPU parity, fallback, errors, worker, npm pack.
+test-browser: setup
+	$(CARGO) build $(CARGO_FLAGS) --bin grafiqs
+	cd tests/browser && npm test
 
 score: build
 	@if [ -z "$(MODEL)$(WEIGHTS)" ]; then \

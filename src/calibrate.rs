@@ -18,6 +18,7 @@ use crate::degrade;
 use crate::error::{Error, Result};
 use crate::model::{Calibration, ScoreKind};
 use crate::preprocess::RgbImage;
+#[cfg(not(target_family = "wasm"))]
 use crate::scorer::Scorer;
 
 /// Knot qualities for the 10th / 50th / 90th clean percentiles and the degraded median.

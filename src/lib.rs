@@ -26,11 +26,14 @@ pub mod engine;
 pub mod error;
 pub mod eval;
 pub mod graph;
+pub mod guidance;
 pub mod jpeg;
 pub mod model;
 pub mod preprocess;
 pub mod scorer;
 pub mod torch;
+#[cfg(target_family = "wasm")]
+pub mod wasm;
 
 pub use engine::Scores;
 pub use error::{Error, Result};

@@ -128,6 +128,11 @@ impl Scorer {
         &self.model
     }
 
+    /// The device the scorer runs on.
+    pub fn device(&self) -> &Device {
+        self.net.device()
+    }
+
     /// The backend in use.
     pub fn backend(&self) -> BackendKind {
         self.backend

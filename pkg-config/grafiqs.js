@@ -1,0 +1,237 @@
+// grafiqs — face image quality (GraFIQs) on the user's device: WebGPU first, CPU fallback.
+// Thin, idiomatic wrapper over the wasm-bindgen module; every computation runs in Rust.
+
+import init, { WasmScorer, initWebGpu } from './grafiqs_wasm.js';
+
+let wasmReady = null;
+let gpuReady = null;
+
+/**
+ * Loads the WebAssembly module (once). Called by createScorer; call it yourself to start the
+ * download early. `options.wasm` overrides where the .wasm comes from (URL, Response,
+ * BufferSource or WebAssembly.Module); by default it is found next to this file.
+ */
+export function initialize(options = {}) {
+  if (!wasmReady) {
+    const source = options.wasm ?? new URL('./grafiqs_wasm_bg.wasm', import.meta.url);
+    wasmReady = init({ module_or_path: source }).catch((e) => {
+      wasmReady = null;
+      throw new Error(`grafiqs: could not load the WebAssembly module: ${e?.message ?? e}`);
+    });
+  }
+  return wasmReady;
+}
+
+/** Whether this environment exposes WebGPU at all (an adapter may still be refused). */
+export function webGpuAvailable() {
+  return typeof navigator !== 'undefined' && !!navigator.gpu;
+}
+
+function toBytes(model) {
+  if (model instanceof Uint8Array) return model;
+  if (model instanceof ArrayBuffer) return new Uint8Array(model);
+  if (ArrayBuffer.isView(model)) return new Uint8Array(model.buffer, model.byteOffset, model.byteLength);
+  return null;
+}
+
+async function readWithProgress(response, onProgress) {
+  const total = Number(response.headers.get('content-length')) || 0;
+  if (!response.body || !onProgress) {
+    const buf = new Uint8Array(await response.arrayBuffer());
+    onProgress?.({ phase: 'model', loaded: buf.length, total: total || buf.length });
+    return buf;
+  }
+  const reader = response.body.getReader();
+  const chunks = [];
+  let loaded = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    loaded += value.length;
+    onProgress({ phase: 'model', loaded, total });
+  }
+  const out = new Uint8Array(loaded);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+/**
+ * Fetches a model file from `url` with progress, optionally through the Cache API
+ * (`cache: true` uses the cache named "grafiqs-models"; a string names another cache).
+ */
+export async function loadModel(url, { onProgress, cache = false, signal } = {}) {
+  const href = new URL(String(url), globalThis.location?.href).href;
+  const cacheName = cache === true ? 'grafiqs-models' : cache || null;
+  const store = cacheName && typeof caches !== 'undefined' ? await caches.open(cacheName) : null;
+  let response = store ? await store.match(href) : undefined;
+  const fromCache = !!response;
+  if (!response) {
+    response = await fetch(href, { signal });
+    if (!response.ok) throw new Error(`grafiqs: could not fetch the model ${href}: HTTP ${response.status}`);
+    if (store) await store.put(href, response.clone());
+  }
+  const bytes = await readWithProgress(response, onProgress);
+  onProgress?.({ phase: 'model', loaded: bytes.length, total: bytes.length, fromCache });
+  return bytes;
+}
+
+function sizeOf(img) {
+  const w = img.naturalWidth || img.videoWidth || img.displayWidth || img.codedWidth || img.width;
+  const h = img.naturalHeight || img.videoHeight || img.displayHeight || img.codedHeight || img.height;
+  return [w | 0, h | 0];
+}
+
+function canvas(w, h) {
+  if (typeof OffscreenCanvas !== 'undefined') return new OffscreenCanvas(w, h);
+  const c = document.createElement('canvas');
+  c.width = w;
+  c.height = h;
+  return c;
+}
+
+/**
+ * RGBA pixels of any image-like input: ImageData, `{ data, width, height }` (RGBA bytes),
+ * ImageBitmap, HTMLImageElement, HTMLVideoElement (current frame), HTMLCanvasElement,
+ * OffscreenCanvas, VideoFrame.
+ */
+export function toRgba(image) {
+  if (!image) throw new TypeError('grafiqs: no image given');
+  if (image.data && typeof image.width === 'number' && typeof image.height === 'number') {
+    const data = toBytes(image.data);
+    if (!data) throw new TypeError('grafiqs: image.data must be a Uint8Array or Uint8ClampedArray of RGBA bytes');
+    if (data.length !== image.width * image.height * 4) {
+      throw new RangeError(
+        `grafiqs: a ${image.width}x${image.height} RGBA image needs ${image.width * image.height * 4} bytes, got ${data.length}`,
+      );
+    }
+    return { data, width: image.width, height: image.height };
+  }
+  const [w, h] = sizeOf(image);
+  if (!w || !h) throw new RangeError('grafiqs: the image has no pixels yet (not loaded, or a video without a frame)');
+  const c = canvas(w, h);
+  const ctx = c.getContext('2d', { willReadFrequently: true });
+  ctx.drawImage(image, 0, 0, w, h);
+  const d = ctx.getImageData(0, 0, w, h);
+  return { data: new Uint8Array(d.data.buffer, d.data.byteOffset, d.data.byteLength), width: w, height: h };
+}
+
+/** A model loaded on one backend. Create it with {@link createScorer}. */
+export class Scorer {
+  #inner;
+  #webgpuFallback;
+
+  constructor(inner, webgpuFallback) {
+    this.#inner = inner;
+    this.#webgpuFallback = webgpuFallback;
+  }
+
+  #live() {
+    if (!this.#inner) throw new Error('grafiqs: the scorer was disposed');
+    return this.#inner;
+  }
+
+  /** "webgpu" or "cpu" (the backend results come from), "disposed" after dispose(). */
+  get backend() {
+    return this.#inner ? this.#inner.backend : 'disposed';
+  }
+
+  /** Why WebGPU was not used when `backend: "auto"` fell back to the CPU, else undefined. */
+  get fallbackReason() {
+    return this.#webgpuFallback;
+  }
+
+  /** Model metadata (architecture, parameters, BatchNorm layers, calibration, provenance). */
+  get info() {
+    return this.#live().info();
+  }
+
+  /**
+   * Scores one face. `image`: an aligned face of any size (resized to 112×112 like the CLI) as
+   * ImageData / ImageBitmap / canvas / video / `{ data, width, height }`, or an encoded image
+   * file (Blob, File, ArrayBuffer, Uint8Array) which is decoded exactly like the native CLI.
+   */
+  async score(image, options = {}) {
+    const inner = this.#live();
+    const embedding = !!options.embedding;
+    if (typeof Blob !== 'undefined' && image instanceof Blob) {
+      image = new Uint8Array(await image.arrayBuffer());
+    }
+    const encoded = toBytes(image);
+    if (encoded) return (await inner.scoreEncoded(encoded, embedding))[0];
+    const { data, width, height } = toRgba(image);
+    return (await inner.scoreRgba(data, new Uint32Array([width, height]), embedding))[0];
+  }
+
+  /** Scores several faces in one pass (same results as one by one; faster on the GPU). */
+  async scoreBatch(images, options = {}) {
+    const inner = this.#live();
+    if (!Array.isArray(images) || images.length === 0) throw new TypeError('grafiqs: scoreBatch needs a non-empty array of images');
+    const parts = images.map(toRgba);
+    const total = parts.reduce((n, p) => n + p.data.length, 0);
+    const data = new Uint8Array(total);
+    const sizes = new Uint32Array(parts.length * 2);
+    let off = 0;
+    parts.forEach((p, i) => {
+      data.set(p.data, off);
+      off += p.data.length;
+      sizes[2 * i] = p.width;
+      sizes[2 * i + 1] = p.height;
+    });
+    return inner.scoreRgba(data, sizes, !!options.embedding);
+  }
+
+  /** Device memory held by the backend's pool (`{ inUse, reserved }` bytes) or null. */
+  memoryUsage() {
+    return this.#live().memoryUsage();
+  }
+
+  /** Frees the model and its GPU memory. Further calls reject. */
+  dispose() {
+    if (this.#inner) {
+      this.#inner.dispose();
+      this.#inner.free();
+      this.#inner = null;
+    }
+  }
+}
+
+/**
+ * Loads a model and prepares scoring.
+ * @param {object} options
+ * @param {string|URL|ArrayBuffer|Uint8Array} options.model  URL of a .grafiqs file, or its bytes
+ * @param {"auto"|"webgpu"|"cpu"} [options.backend="auto"]  auto: WebGPU when an adapter is granted, else CPU
+ * @param {(p: {phase: string, loaded: number, total: number}) => void} [options.onProgress]
+ * @param {boolean|string} [options.cache=false]  keep the downloaded model in the Cache API
+ * @param {AbortSignal} [options.signal]
+ * @param {*} [options.wasm]  where to load the .wasm from (default: next to this module)
+ */
+export async function createScorer(options = {}) {
+  const { model, backend = 'auto', onProgress, cache = false, signal, wasm } = options;
+  if (!['auto', 'webgpu', 'cpu'].includes(backend)) {
+    throw new TypeError(`grafiqs: backend must be "auto", "webgpu" or "cpu", not ${JSON.stringify(backend)}`);
+  }
+  if (model === undefined || model === null) throw new TypeError('grafiqs: createScorer needs a model (URL or bytes)');
+  onProgress?.({ phase: 'wasm', loaded: 0, total: 1 });
+  await initialize({ wasm });
+  onProgress?.({ phase: 'wasm', loaded: 1, total: 1 });
+  const bytes = toBytes(model) ?? (await loadModel(model, { onProgress, cache, signal }));
+  let chosen = 'cpu';
+  let reason;
+  if (backend !== 'cpu') {
+    try {
+      gpuReady ??= initWebGpu();
+      await gpuReady;
+      chosen = 'webgpu';
+    } catch (e) {
+      reason = e?.message ?? String(e);
+      if (backend === 'webgpu') throw new Error(`grafiqs: WebGPU is unavailable: ${reason}`);
+    }
+  }
+  const inner = new WasmScorer(bytes, chosen);
+  return new Scorer(inner, reason);
+}

@@ -1,0 +1,301 @@
+//! WebAssembly bindings (wasm-bindgen). Deliberately thin: every computation is the shared
+//! Rust code; this layer converts JS values, chooses the device, and turns every failure into
+//! a rejected Promise with a JS `Error`. The idiomatic JS API lives in `pkg-config/grafiqs.js`.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use burn::tensor::Device;
+use js_sys::{Array, Float32Array, Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use crate::error::Error;
+use crate::model::Model;
+use crate::preprocess::RgbImage;
+use crate::scorer::{BackendKind, Scored, Scorer};
+
+/// Largest batch accepted in one call (bounds memory on small devices).
+pub const MAX_BATCH: usize = 64;
+
+#[wasm_bindgen(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+fn js_err(e: impl std::fmt::Display) -> JsValue {
+    js_sys::Error::new(&e.to_string()).into()
+}
+
+thread_local! {
+    /// The WebGPU device: initialised once per page (Burn allows one wgpu runtime).
+    static WEBGPU: RefCell<Option<Result<Device, String>>> = const { RefCell::new(None) };
+}
+
+fn has_navigator_gpu() -> bool {
+    let global = js_sys::global();
+    Reflect::get(&global, &"navigator".into())
+        .ok()
+        .filter(|n| !n.is_undefined())
+        .and_then(|n| Reflect::get(&n, &"gpu".into()).ok())
+        .is_some_and(|g| !g.is_undefined() && !g.is_null())
+}
+
+/// Initialises WebGPU for scoring (idempotent). Resolves when a device is ready; rejects with
+/// the reason when WebGPU is missing, no adapter is granted, or device creation fails.
+#[wasm_bindgen(js_name = initWebGpu)]
+pub fn init_webgpu() -> Promise {
+    future_to_promise(async {
+        if let Some(r) = WEBGPU.with(|c| c.borrow().clone()) {
+            return r.map(|_| JsValue::TRUE).map_err(js_err);
+        }
+        let r = if !has_navigator_gpu() {
+            Err("WebGPU is not available (navigator.gpu is missing)".to_string())
+        } else {
+            Device::wgpu_options()
+                .init_async()
+                .await
+                .map_err(|e| format!("WebGPU initialisation failed: {e:?}"))
+        };
+        WEBGPU.with(|c| *c.borrow_mut() = Some(r.clone()));
+        r.map(|_| JsValue::TRUE).map_err(js_err)
+    })
+}
+
+fn webgpu_device() -> Result<Device, String> {
+    WEBGPU
+        .with(|c| c.borrow().clone())
+        .unwrap_or_else(|| Err("call initWebGpu() first".into()))
+}
+
+struct State {
+    scorer: Rc<Scorer>,
+    backend: &'static str,
+    model: Model,
+    fallback: Option<String>,
+}
+
+/// A scorer bound to one model and one backend (`"webgpu"` or `"cpu"`).
+#[wasm_bindgen]
+pub struct WasmScorer {
+    state: Rc<RefCell<Option<State>>>,
+}
+
+fn scored_to_js(r: &Scored, backend: &str, fallback: Option<&str>, embedding: bool) -> JsValue {
+    let o = Object::new();
+    let s = Object::new();
+    let set = |o: &Object, k: &str, v: JsValue| {
+        let _ = Reflect::set(o, &k.into(), &v);
+    };
+    set(&s, "image", r.scores.image.into());
+    set(&s, "block1", r.scores.block1.into());
+    set(&s, "block2", r.scores.block2.into());
+    set(&s, "block3", r.scores.block3.into());
+    set(&s, "block4", r.scores.block4.into());
+    set(&o, "scores", s.into());
+    set(&o, "quality", r.quality.into());
+    set(&o, "calibrated", r.calibrated.into());
+    set(&o, "loss", r.loss.into());
+    set(&o, "backend", backend.into());
+    if let Some(f) = fallback {
+        set(&o, "fallbackReason", f.into());
+    }
+    if embedding {
+        set(&o, "embedding", Float32Array::from(&r.embedding[..]).into());
+    }
+    o.into()
+}
+
+#[wasm_bindgen]
+impl WasmScorer {
+    /// Loads a `.grafiqs` model from its bytes onto `backend` (`"webgpu"` after a successful
+    /// `initWebGpu()`, or `"cpu"`).
+    #[wasm_bindgen(constructor)]
+    pub fn new(model: &[u8], backend: &str) -> Result<WasmScorer, JsValue> {
+        let model = Model::from_bytes(model).map_err(js_err)?;
+        let scorer = match backend {
+            "webgpu" => {
+                let device = webgpu_device().map_err(js_err)?;
+                Scorer::on_device(model.clone(), &device, BackendKind::Wgpu)
+            }
+            "cpu" => Scorer::cpu(model.clone()),
+            other => {
+                return Err(js_err(format!(
+                    "unknown backend `{other}` (expected \"webgpu\" or \"cpu\")"
+                )));
+            }
+        };
+        let backend = if backend == "webgpu" { "webgpu" } else { "cpu" };
+        Ok(WasmScorer {
+            state: Rc::new(RefCell::new(Some(State {
+                scorer: Rc::new(scorer),
+                backend,
+                model,
+                fallback: None,
+            }))),
+        })
+    }
+
+    /// `"webgpu"` or `"cpu"` (after a lost GPU device: `"cpu"`); `"disposed"` after dispose().
+    #[wasm_bindgen(getter)]
+    pub fn backend(&self) -> String {
+        self.state
+            .borrow()
+            .as_ref()
+            .map_or("disposed", |s| s.backend)
+            .to_string()
+    }
+
+    /// Model metadata: architecture, parameters, BatchNorm layers, embedding size, stages,
+    /// provenance, calibration.
+    pub fn info(&self) -> Result<JsValue, JsValue> {
+        let st = self.state.borrow();
+        let s = st
+            .as_ref()
+            .ok_or_else(|| js_err("the scorer was disposed"))?;
+        let m = &s.model;
+        let (cal, calibrated) = s.scorer.calibration();
+        let v = serde_json::json!({
+            "architecture": m.meta.architecture,
+            "parameters": m.info().parameter_count,
+            "batchnormLayers": m.info().scored_batchnorms.len(),
+            "embeddingSize": m.info().embedding_size,
+            "inputSize": m.meta.input_size,
+            "stages": m.meta.stages,
+            "provenance": m.meta.provenance,
+            "calibration": cal,
+            "calibrated": calibrated,
+        });
+        v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+            .map_err(js_err)
+    }
+
+    /// Scores faces given as concatenated RGBA bytes; `sizes` holds `[w0, h0, w1, h1, …]`.
+    /// Faces of any size are resized to 112×112 as the CLI does. Resolves to an array of
+    /// results `{ scores, quality, calibrated, loss, backend, embedding? }`.
+    #[wasm_bindgen(js_name = scoreRgba)]
+    pub fn score_rgba(&self, rgba: Vec<u8>, sizes: Vec<u32>, embedding: bool) -> Promise {
+        let faces = (|| -> Result<Vec<RgbImage>, Error> {
+            if sizes.is_empty() || sizes.len() % 2 != 0 {
+                return Err(Error::Input(
+                    "sizes must hold a width and a height per image".into(),
+                ));
+            }
+            let n = sizes.len() / 2;
+            if n > MAX_BATCH {
+                return Err(Error::Input(format!(
+                    "a batch holds at most {MAX_BATCH} images, got {n}"
+                )));
+            }
+            let mut faces = Vec::with_capacity(n);
+            let mut off = 0usize;
+            for k in 0..n {
+                let (w, h) = (sizes[2 * k] as usize, sizes[2 * k + 1] as usize);
+                let len = w.checked_mul(h).and_then(|p| p.checked_mul(4));
+                let end = len
+                    .and_then(|l| off.checked_add(l))
+                    .filter(|&e| e <= rgba.len());
+                let Some(end) = end else {
+                    return Err(Error::Input(format!(
+                        "image {k} ({w}x{h}) needs {} RGBA bytes, only {} remain",
+                        len.map_or("too many".into(), |l| l.to_string()),
+                        rgba.len() - off
+                    )));
+                };
+                faces.push(
+                    RgbImage::from_rgba8(w, h, &rgba[off..end])
+                        .map_err(|e| Error::Input(format!("image {k}: {e}")))?,
+                );
+                off = end;
+            }
+            if off != rgba.len() {
+                return Err(Error::Input(format!(
+                    "{} RGBA bytes given, the sizes account for {off}",
+                    rgba.len()
+                )));
+            }
+            Ok(faces)
+        })();
+        self.run(faces, embedding)
+    }
+
+    /// Scores one encoded image file (JPEG, PNG, BMP, WebP), decoded exactly like the native
+    /// CLI (baseline JPEG bit-exact with libjpeg-turbo).
+    #[wasm_bindgen(js_name = scoreEncoded)]
+    pub fn score_encoded(&self, bytes: &[u8], embedding: bool) -> Promise {
+        self.run(RgbImage::decode(bytes).map(|f| vec![f]), embedding)
+    }
+
+    fn run(&self, faces: Result<Vec<RgbImage>, Error>, embedding: bool) -> Promise {
+        let state = self.state.clone();
+        future_to_promise(async move {
+            let faces = faces.map_err(js_err)?;
+            let (scorer, backend) = {
+                let st = state.borrow();
+                let s = st
+                    .as_ref()
+                    .ok_or_else(|| js_err("the scorer was disposed"))?;
+                (s.scorer.clone(), s.backend)
+            };
+            let result = match scorer.score_async(&faces).await {
+                Err(Error::Backend(why)) if backend == "webgpu" => {
+                    // The GPU device failed (lost, out of memory): continue on the CPU.
+                    let cpu = {
+                        let mut st = state.borrow_mut();
+                        let s = st
+                            .as_mut()
+                            .ok_or_else(|| js_err("the scorer was disposed"))?;
+                        if s.backend == "webgpu" {
+                            s.scorer = Rc::new(Scorer::cpu(s.model.clone()));
+                            s.backend = "cpu";
+                            s.fallback = Some(format!("WebGPU failed, switched to CPU: {why}"));
+                        }
+                        s.scorer.clone()
+                    };
+                    cpu.score_async(&faces).await
+                }
+                other => other,
+            };
+            let results = result.map_err(js_err)?;
+            let st = state.borrow();
+            let (backend, fallback) = st
+                .as_ref()
+                .map_or(("disposed", None), |s| (s.backend, s.fallback.as_deref()));
+            let out = Array::new();
+            for r in &results {
+                out.push(&scored_to_js(r, backend, fallback, embedding));
+            }
+            Ok(out.into())
+        })
+    }
+
+    /// Releases the model and its device memory. Later calls reject.
+    pub fn dispose(&self) {
+        if let Some(s) = self.state.borrow_mut().take() {
+            let device = s.scorer.device().clone();
+            drop(s);
+            device.memory_cleanup();
+        }
+    }
+
+    /// Bytes of device memory held by the backend's pool, when it reports it
+    /// (`{ inUse, reserved }`), else `null`.
+    #[wasm_bindgen(js_name = memoryUsage)]
+    pub fn memory_usage(&self) -> JsValue {
+        let st = self.state.borrow();
+        let Some(s) = st.as_ref() else {
+            return JsValue::NULL;
+        };
+        match s.scorer.device().memory_pool_usage() {
+            Some(u) => {
+                let o = Object::new();
+                let _ = Reflect::set(&o, &"inUse".into(), &(u.bytes_in_use as f64).into());
+                let _ = Reflect::set(&o, &"reserved".into(), &(u.bytes_reserved as f64).into());
+                o.into()
+            }
+            None => JsValue::NULL,
+        }
+    }
+}
+
+use serde::Serialize as _;

@@ -1,0 +1,118 @@
+// Shared pieces of the browser tests: a static server on 127.0.0.1, Debian's Chromium driven by
+// playwright-core, and the models/native results the pages are compared against.
+import { createServer } from 'node:http';
+import { readFile, mkdtemp, stat } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const here = path.dirname(fileURLToPath(import.meta.url));
+export const root = path.resolve(here, '../..');
+export const fixtures = path.join(root, 'tests/fixtures');
+export const assets = process.env.GRAFIQS_ASSETS ?? path.resolve(root, '../shared/assets');
+export const pkgDir = process.env.PKG_DIR ? path.resolve(root, process.env.PKG_DIR) : path.join(root, 'pkg');
+export const bin =
+  process.env.GRAFIQS_BIN ?? path.join(process.env.CARGO_TARGET_DIR ?? path.join(root, 'target'), 'release/grafiqs');
+
+export function haveAssets() {
+  if (existsSync(path.join(assets, 'models'))) return true;
+  if (process.env.GRAFIQS_REQUIRE_ASSETS === '1') throw new Error(`test assets not found at ${assets}`);
+  return false;
+}
+
+/** Runs the native CLI. */
+export function grafiqs(...args) {
+  return execFileSync(bin, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/**
+ * Converted models and native reference results in a fresh temp dir (served as /gen/):
+ * tiny.grafiqs (from the committed fixture checkpoint) and, when the shared assets exist,
+ * mobilefacenet.grafiqs (never written into the repository).
+ */
+export async function prepare() {
+  const gen = await mkdtemp(path.join(tmpdir(), 'grafiqs-browser-'));
+  grafiqs('convert', '--weights', path.join(fixtures, 'tiny_iresnet.pth'), '--backbone', 'iresnet', '--out', path.join(gen, 'tiny.grafiqs'));
+  const tinyFiles = [0, 1, 2, 3].map((i) => path.join(fixtures, `tiny_img${i}.png`));
+  grafiqs('score', '--model', path.join(gen, 'tiny.grafiqs'), '--bgr2rgb', '--quiet', '--output-dir', gen, '--json', path.join(gen, 'tiny_native.json'), '--embeddings', ...tinyFiles);
+  const out = { gen, tiny: JSON.parse(await readFile(path.join(gen, 'tiny_native.json'), 'utf8')) };
+  if (haveAssets()) {
+    const m = path.join(assets, 'models/insightface-mobilefacenet-y1');
+    grafiqs('convert', '--weights', path.join(m, 'model-0000.params'), '--backbone', 'mobilefacenet', '--out', path.join(gen, 'mobilefacenet.grafiqs'));
+    const faces = path.join(assets, 'faces/aligned-112');
+    grafiqs('score', '--model', path.join(gen, 'mobilefacenet.grafiqs'), '--bgr2rgb', '--quiet', '--output-dir', gen, '--json', path.join(gen, 'mfn_native.json'), '--image-path', faces);
+    out.mobilefacenet = JSON.parse(await readFile(path.join(gen, 'mfn_native.json'), 'utf8'));
+  }
+  return out;
+}
+
+const types = {
+  '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm',
+  '.json': 'application/json', '.png': 'image/png', '.jpg': 'image/jpeg', '.grafiqs': 'application/octet-stream',
+  '.y4m': 'video/x-yuv4mpeg', '.css': 'text/css', '.svg': 'image/svg+xml',
+};
+
+/** Serves `mounts` ({ urlPrefix: directory }) on 127.0.0.1; records every request. */
+export async function serve(mounts) {
+  const requests = [];
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url, 'http://127.0.0.1');
+    requests.push(url.pathname);
+    const prefix = Object.keys(mounts).filter((p) => url.pathname.startsWith(p)).sort((a, b) => b.length - a.length)[0];
+    if (!prefix) return res.writeHead(404).end();
+    const rel = decodeURIComponent(url.pathname.slice(prefix.length)) || 'index.html';
+    const file = path.resolve(mounts[prefix], rel);
+    if (!file.startsWith(path.resolve(mounts[prefix]))) return res.writeHead(403).end();
+    try {
+      const s = await stat(file);
+      const f = s.isDirectory() ? path.join(file, 'index.html') : file;
+      const body = await readFile(f);
+      res.writeHead(200, {
+        'content-type': types[path.extname(f)] ?? 'application/octet-stream',
+        'content-length': body.length,
+        'cache-control': 'no-store',
+      });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address();
+  return { url: `http://127.0.0.1:${port}`, requests, close: () => new Promise((r) => server.close(r)) };
+}
+
+export const BASE_ARGS = [
+  '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--no-first-run', '--disable-quic', '--disable-dev-shm-usage',
+];
+export const WEBGPU_ARGS = ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-webgpu-adapter=swiftshader'];
+
+/** Launches Debian's Chromium (new headless). `webgpu: false` disables WebGPU entirely. */
+export async function launch({ webgpu = true, args = [] } = {}) {
+  const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+  return chromium.launch({
+    executablePath,
+    headless: true,
+    args: [...BASE_ARGS, ...(webgpu ? WEBGPU_ARGS : ['--disable-features=WebGPU']), ...args],
+  });
+}
+
+/** Opens `url` and forwards the page's console errors to the test log. */
+export async function open(browser, url) {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  await page.goto(url);
+  return { page, errors };
+}
+
+/** Relative difference. */
+export const rel = (a, b) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
+export const KINDS = ['image', 'block1', 'block2', 'block3', 'block4'];
