@@ -12,7 +12,7 @@
 //! | `brightness` | mean luma 0–255 | BT.601 luma averaged over the face region of the aligned crop | 70 … 200 |
 //! | `exposure` | clipped fraction | share of face-region pixels with luma < 25 or > 245 | ≤ 10 % |
 //! | `contrast` | luma standard deviation | RMS contrast over the face region | ≥ 20 |
-//! | `uniformity` | 0–1 | 1 − \|L_left − L_right\| ÷ (L_left + L_right) over the two halves of the face region | ≥ 0.8 |
+//! | `uniformity` | 0–1 | 1 − \|L_left − L_right\| ÷ (L_left + L_right) over the two halves of the face region | ≥ 0.75 |
 //! | `sharpness` | variance of the Laplacian | 3×3 Laplacian of the aligned crop's luma over the face region | ≥ 90 |
 //! | `faces` | count | detected faces whose inter-eye distance is ≥ 50 % of the main face's | exactly 1 |
 //! | `quality` | GraFIQs quality 0–100 | the recognition model's calibrated quality (when a model is loaded) | ≥ 50 |
@@ -277,7 +277,7 @@ pub fn measure(
     let uniformity = Measure {
         value: uni,
         score: lin(uni, 0.6, 0.95),
-        pass: uni >= 0.8,
+        pass: uni >= 0.75,
     };
 
     // Variance of the 3×3 Laplacian (4-neighbour) of luma over the face region.

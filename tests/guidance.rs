@@ -30,10 +30,10 @@ fn frame_face(scale: f32, dx: f32, dy: f32) -> FaceGeometry {
 #[test]
 fn pose_of_the_template_is_frontal_and_rotation_is_measured() {
     let lm = ARCFACE_TEMPLATE.map(|p| [p[0] as f32, p[1] as f32]);
-    let (yaw, pitch, roll) = guidance::head_pose(&lm);
+    let (yaw, pitch, roll0) = guidance::head_pose(&lm);
     assert!(
-        yaw.abs() < 1.0 && pitch.abs() < 1.0 && roll.abs() < 1.0,
-        "{yaw} {pitch} {roll}"
+        yaw.abs() < 1.0 && pitch.abs() < 1.0 && roll0.abs() < 1.0,
+        "{yaw} {pitch} {roll0}"
     );
     // Rotate the landmarks by 25° in the image plane: roll 25, yaw and pitch unchanged.
     let (c, s) = (25f32.to_radians().cos(), 25f32.to_radians().sin());
@@ -44,7 +44,8 @@ fn pose_of_the_template_is_frontal_and_rotation_is_measured() {
         ]
     });
     let (yaw, pitch, roll) = guidance::head_pose(&rot);
-    assert!((roll - 25.0).abs() < 0.1 && yaw.abs() < 1.0 && pitch.abs() < 1.0);
+    assert!((roll - roll0 - 25.0).abs() < 1e-3, "{roll}");
+    assert!(yaw.abs() < 1.0 && pitch.abs() < 1.0, "{yaw} {pitch}");
     // Nose shifted sideways by a third of the inter-eye distance: clearly turned.
     let mut turned = lm;
     turned[2][0] += 35.2 / 3.0;
@@ -104,6 +105,8 @@ fn clean_faces_pass_and_degradations_trigger_the_right_advice() {
     eprintln!(
         "clean all-pass {clean_pass}/12, dark→more light {dark_more_light}/12, blur→hold still {blur_hold_still}/12, bright→less light {bright_less}/12"
     );
+    // Two of the twelve LFW photos are strongly side-lit with the head turned (Alberto_Acosta_0001,
+    // Alberto_Ruiz_Gallardon_0002): advice there is expected.
     assert!(clean_pass >= 10, "clean faces passing: {clean_pass}/12");
     assert_eq!(dark_more_light, 12);
     assert!(
