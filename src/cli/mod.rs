@@ -1,5 +1,6 @@
 //! Command-line interface (native only).
 
+mod calibrate;
 mod convert;
 mod eval;
 mod score;
@@ -31,6 +32,9 @@ enum Command {
     Inspect(convert::InspectArgs),
     /// Evaluate quality scores (Error-versus-Discard curves, degradation sweeps).
     Eval(eval::EvalArgs),
+    /// Fit a model's score -> quality (0-100) map on clean reference faces and store it in
+    /// the model file.
+    Calibrate(calibrate::CalibrateArgs),
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -41,6 +45,7 @@ pub fn run() -> i32 {
         Command::Convert(a) => convert::run(a),
         Command::Inspect(a) => convert::inspect(a),
         Command::Eval(a) => eval::run(a),
+        Command::Calibrate(a) => calibrate::run(a),
     };
     match result {
         Ok(code) => code,
