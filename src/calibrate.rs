@@ -24,6 +24,10 @@ use crate::scorer::Scorer;
 /// Knot qualities for the 10th / 50th / 90th clean percentiles and the degraded median.
 pub const KNOT_QUALITIES: [f32; 4] = [90.0, 75.0, 55.0, 25.0];
 
+/// The degraded copies of [`degraded_copies`], in words.
+pub const DEGRADED_COPIES: &str =
+    "Gaussian blur sigma 3 px, darkening to 30 %, Gaussian noise sigma 20 levels";
+
 /// The degraded copies used as the low anchor.
 pub fn degraded_copies(face: &RgbImage, seed: u64) -> Vec<RgbImage> {
     vec![

@@ -115,3 +115,114 @@ fn map(img: &RgbImage, f: impl FnMut(f32) -> f32) -> RgbImage {
         data: img.data.iter().copied().map(f).collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gradient(w: usize, h: usize) -> RgbImage {
+        let data = (0..w * h * 3)
+            .map(|i| ((i / 3) % w * 255 / (w - 1)) as f32)
+            .collect();
+        RgbImage::new(w, h, data).unwrap()
+    }
+
+    fn flat(w: usize, h: usize, v: f32) -> RgbImage {
+        RgbImage::new(w, h, vec![v; w * h * 3]).unwrap()
+    }
+
+    #[test]
+    fn noise_is_deterministic_in_its_seed_and_has_the_asked_spread() {
+        let img = flat(64, 64, 128.0);
+        let a = gaussian_noise(&img, 10.0, 7);
+        assert_eq!(a, gaussian_noise(&img, 10.0, 7));
+        assert_ne!(a, gaussian_noise(&img, 10.0, 8));
+        let n = a.data.len() as f64;
+        let mean = a.data.iter().map(|&v| v as f64).sum::<f64>() / n;
+        let sd = (a
+            .data
+            .iter()
+            .map(|&v| (v as f64 - mean).powi(2))
+            .sum::<f64>()
+            / n)
+            .sqrt();
+        assert!((mean - 128.0).abs() < 0.5, "mean {mean}");
+        assert!((sd - 10.0).abs() < 0.5, "sd {sd}");
+        assert!(
+            a.data
+                .iter()
+                .all(|v| v.fract() == 0.0 && (0.0..=255.0).contains(v))
+        );
+        assert_eq!(gaussian_noise(&img, 0.0, 3), img);
+    }
+
+    #[test]
+    fn occlusion_blacks_out_the_lower_fraction_of_rows() {
+        let img = flat(112, 112, 200.0);
+        for (f, rows) in [
+            (0.0, 0),
+            (0.1, 11),
+            (0.25, 28),
+            (0.5, 56),
+            (1.0, 112),
+            (1.5, 112),
+        ] {
+            let out = occlude_lower(&img, f);
+            let black = (0..112).filter(|&y| out.at(5, y, 1) == 0.0).count();
+            assert_eq!(black, rows, "fraction {f}");
+            assert!((112 - rows..112).all(|y| (0..112).all(|x| out.at(x, y, 0) == 0.0)));
+            assert!((0..112 - rows).all(|y| out.at(111, y, 2) == 200.0));
+        }
+    }
+
+    #[test]
+    fn darkening_rounds_to_8_bit_levels() {
+        let img = RgbImage::new(16, 16, (0..768).map(|i| (i % 256) as f32).collect()).unwrap();
+        let out = darken(&img, 0.5);
+        assert_eq!(out.at(0, 0, 0), 0.0);
+        assert_eq!(out.at(0, 0, 1), 1.0); // 0.5 rounds away from zero
+        assert_eq!(out.at(0, 0, 2), 1.0);
+        assert_eq!(out.at(1, 0, 0), 2.0); // 3 · 0.5 = 1.5 → 2
+        assert_eq!(out.data[255], 128.0); // 255 · 0.5 = 127.5 → 128
+        assert!(out.data.iter().all(|v| v.fract() == 0.0));
+        assert_eq!(darken(&img, 2.0).data[255], 255.0); // clamped
+        assert_eq!(darken(&img, 1.0), img);
+    }
+
+    #[test]
+    fn jpeg_round_trip_keeps_the_size_and_loses_more_at_low_quality() {
+        let img = gradient(50, 38);
+        let err = |q: u8| {
+            let out = jpeg(&img, q).unwrap();
+            assert_eq!((out.width, out.height), (50, 38), "quality {q}");
+            out.data
+                .iter()
+                .zip(&img.data)
+                .map(|(a, b)| (a - b).abs() as f64)
+                .sum::<f64>()
+                / img.data.len() as f64
+        };
+        let (hi, lo) = (err(95), err(5));
+        assert!(hi < 2.0 && lo > hi, "mean abs error q95 {hi}, q5 {lo}");
+        assert_eq!(jpeg(&img, 0).unwrap(), jpeg(&img, 1).unwrap()); // clamped to 1
+    }
+
+    #[test]
+    fn blur_keeps_flat_images_and_smooths_edges() {
+        let img = flat(20, 20, 77.0);
+        let out = gaussian_blur(&img, 2.0);
+        assert!(out.data.iter().all(|v| (v - 77.0).abs() < 1e-3));
+        assert_eq!(gaussian_blur(&img, 0.0), img);
+        let mut step = flat(20, 20, 0.0);
+        for y in 0..20 {
+            for x in 10..20 {
+                for c in 0..3 {
+                    step.data[(y * 20 + x) * 3 + c] = 255.0;
+                }
+            }
+        }
+        let b = gaussian_blur(&step, 1.5);
+        assert!(b.at(9, 5, 0) > 50.0 && b.at(10, 5, 0) < 205.0);
+        assert!((b.at(9, 5, 0) + b.at(10, 5, 0) - 255.0).abs() < 1e-2); // symmetric edge
+    }
+}

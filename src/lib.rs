@@ -13,7 +13,9 @@
 //!   raw scores ([`Scores`]: image, block1…block4), the loss and the face embedding.
 //! * [`RgbImage`], [`align`]: decoding, resizing and ArcFace alignment.
 //! * [`eval`]: Error-versus-Discard curves (FNMR at a fixed FMR as low-quality comparisons are
-//!   discarded) for judging quality scores.
+//!   discarded) for judging quality scores, and degradation sweeps (how each raw score follows
+//!   blur, noise, darkening, occlusion and JPEG damage).
+//! * [`calibrate`]: fitting a model's raw score → 0–100 quality map ([`Calibration`]).
 //!
 //! Errors are values ([`Error`]); no input makes the library panic.
 

@@ -1,5 +1,6 @@
 //! Command-line interface (native only).
 
+mod calibrate;
 mod convert;
 mod eval;
 mod score;
@@ -7,7 +8,8 @@ mod score;
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
-use grafiqs::{Error, Model, Result, Scorer};
+use grafiqs::eval::degrade::{LabelRow, parse_labels};
+use grafiqs::{Error, Model, Result, RgbImage, Scorer};
 
 #[derive(Parser)]
 #[command(
@@ -28,8 +30,11 @@ enum Command {
     Convert(convert::ConvertArgs),
     /// Describe a model file (architecture, parameters, BatchNorm layers, metadata).
     Inspect(convert::InspectArgs),
-    /// Evaluate quality scores (Error-versus-Discard curves).
+    /// Evaluate quality scores (Error-versus-Discard curves, degradation sweeps).
     Eval(eval::EvalArgs),
+    /// Fit a model's score -> quality (0-100) map on clean reference faces and store it in
+    /// the model file.
+    Calibrate(calibrate::CalibrateArgs),
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -40,6 +45,7 @@ pub fn run() -> i32 {
         Command::Convert(a) => convert::run(a),
         Command::Inspect(a) => convert::inspect(a),
         Command::Eval(a) => eval::run(a),
+        Command::Calibrate(a) => calibrate::run(a),
     };
     match result {
         Ok(code) => code,
@@ -159,4 +165,76 @@ pub fn make_scorer(model: Model, backend: BackendArg) -> Result<Scorer> {
             "this build has no wgpu backend (rebuild with `--features wgpu`)".into(),
         )),
     }
+}
+
+/// The shared test assets: `$GRAFIQS_ASSETS`, else `../shared/assets` (relative to the
+/// working directory, i.e. beside the project root).
+pub fn assets_dir() -> PathBuf {
+    std::env::var_os("GRAFIQS_ASSETS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("../shared/assets"))
+}
+
+/// A face from a labelled folder.
+pub struct LabelledFace {
+    /// File name (as in labels.csv).
+    pub file: String,
+    /// Identity (as in labels.csv).
+    pub identity: String,
+    /// The image as decoded (not aligned).
+    pub image: RgbImage,
+    /// Its row's landmarks, if any.
+    pub landmarks: Option<[[f64; 2]; 5]>,
+}
+
+/// Reads `dir/labels.csv` (see [`parse_labels`]) and decodes every listed image.
+pub fn read_labelled(dir: &Path) -> Result<Vec<LabelledFace>> {
+    let csv = dir.join("labels.csv");
+    let text = String::from_utf8(read(&csv)?)
+        .map_err(|_| Error::Input(format!("{}: not UTF-8 text", csv.display())))?;
+    let rows = parse_labels(&text, &csv.display().to_string())?;
+    if rows.is_empty() {
+        return Err(Error::Input(format!("{}: lists no faces", csv.display())));
+    }
+    rows.into_iter()
+        .map(
+            |LabelRow {
+                 file,
+                 identity,
+                 landmarks,
+             }| {
+                let path = dir.join(&file);
+                let image = RgbImage::decode(&read(&path)?).map_err(|e| match e {
+                    Error::Image(m) => Error::Image(format!("{}: {m}", path.display())),
+                    other => other,
+                })?;
+                Ok(LabelledFace {
+                    file,
+                    identity,
+                    image,
+                    landmarks,
+                })
+            },
+        )
+        .collect()
+}
+
+/// Aligns the faces of `dir/labels.csv` with their landmarks to the 112x112 ArcFace template.
+/// Rows without landmarks are taken as they are when already 112x112; otherwise a face
+/// detector would be needed, and that is an error naming the file.
+pub fn aligned_faces(dir: &Path) -> Result<Vec<(String, RgbImage)>> {
+    read_labelled(dir)?
+        .into_iter()
+        .map(|f| match f.landmarks {
+            Some(lm) => Ok((f.file, grafiqs::align::align_face(&f.image, &lm)?)),
+            None if (f.image.width, f.image.height) == (112, 112) => Ok((f.file, f.image)),
+            None => Err(Error::Input(format!(
+                "{}: {} is {}x{} and has no landmarks in labels.csv (aligning it needs a face detector)",
+                dir.display(),
+                f.file,
+                f.image.width,
+                f.image.height
+            ))),
+        })
+        .collect()
 }

@@ -46,7 +46,7 @@ pub struct ScoreArgs {
     /// Images per forward/backward pass.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
     batch_size: u32,
-    /// Also write all results (five scores, loss) as JSON to this file (`-` for stdout).
+    /// Also write all results (five scores, quality 0-100, loss) as JSON to this file (`-` for stdout).
     #[arg(long)]
     json: Option<PathBuf>,
     /// Include the face embeddings in the JSON output.
@@ -159,6 +159,8 @@ pub fn run(args: ScoreArgs) -> Result<i32> {
                 let mut v = serde_json::json!({
                     "path": name,
                     "scores": r.scores,
+                    "quality": r.quality,
+                    "calibrated": r.calibrated,
                     "loss": r.loss,
                 });
                 if args.embeddings {

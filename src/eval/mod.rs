@@ -4,12 +4,15 @@
 //!   discarding the lowest-quality comparisons, with the threshold re-estimated at each step
 //!   or fixed from the full set, their (partial) areas, and the random-order baseline. Every
 //!   rule (thresholds, ties, empty steps) is spelled out there.
+//! * [`degrade`]: do the scores track image damage? Pooled Spearman correlations of
+//!   severity with each raw score over five controlled degradations, a same/different-person
+//!   EDC check, and the `labels.csv` parser for face folders.
 //! * [`io`]: parsing of comparison files (`pathA pathB is_same similarity`) and quality-score
 //!   files (`path score`) from text, with errors naming `file:line`, and joining the two into
 //!   [`Pair`]s.
 //!
 //! No file access happens here: the functions take text and values, so the module builds for
-//! WebAssembly as well.
+//! WebAssembly as well (the scoring drivers in [`degrade`] are native only).
 //!
 //! ```
 //! use grafiqs::eval::{edc, io, Orientation, Protocol};
@@ -26,6 +29,7 @@
 //! # Ok::<(), grafiqs::Error>(())
 //! ```
 
+pub mod degrade;
 pub mod edc;
 pub mod io;
 
