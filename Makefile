@@ -16,10 +16,13 @@ OUT      ?= out
 WEIGHTS  ?=
 BACKBONE ?= iresnet100
 MODEL    ?=
+MFN      ?= ../shared/assets/models/insightface-mobilefacenet-y1
+PORT     ?= 8080
 
-.PHONY: help setup build test test-native test-wasm test-browser pkg score bench fmt lint
+.PHONY: help setup build demo test test-native test-browser pkg score bench bench-browser fmt lint
 
 help:
+	@echo "make demo    build and serve the demo site on http://127.0.0.1:$(PORT)"
 	@echo "make score   WEIGHTS=<ckpt> BACKBONE=<arch> IMAGES=<dir>  score a folder of faces"
 	@echo "             (or MODEL=<file.grafiqs>; writes $(OUT)/GraFIQs_*.txt)"
 	@echo "make pkg     build the npm package into pkg/"
@@ -44,8 +47,23 @@ pkg: setup
 
 # Real Chromium via playwright-core: WebGPU + CPU parity, fallback, errors, worker, npm pack.
 test-browser: setup
-	$(CARGO) build $(CARGO_FLAGS) --bin grafiqs
+	$(CARGO) build $(CARGO_FLAGS) --bin grafiqs --example fake_camera
 	cd tests/browser && npm test
+
+# The demo site on http://127.0.0.1:8080 (static files in www/, the package copied to www/pkg).
+# When the shared test assets exist, their MobileFaceNet is converted into www/models/ (git-ignored,
+# never committed) and offered in the model picker; the site works without it.
+demo: pkg
+	$(CARGO) build $(CARGO_FLAGS) --bin grafiqs
+	rm -rf www/pkg && cp -r pkg www/pkg
+	@if [ -f $(MFN)/model-0000.params ] && [ ! -f www/models/mobilefacenet.grafiqs ]; then \
+	  mkdir -p www/models && $(BIN) convert --weights $(MFN)/model-0000.params --backbone mobilefacenet \
+	    --out www/models/mobilefacenet.grafiqs --f16; fi
+	node scripts/serve.mjs www $(PORT)
+
+bench-browser: pkg
+	$(CARGO) build $(CARGO_FLAGS) --bin grafiqs
+	node scripts/bench-browser.mjs
 
 score: build
 	@if [ -z "$(MODEL)$(WEIGHTS)" ]; then \

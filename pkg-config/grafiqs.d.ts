@@ -106,3 +106,125 @@ export declare function loadModel(
 ): Promise<Uint8Array>;
 export declare function webGpuAvailable(): boolean;
 export declare function toRgba(image: ImageInput): { data: Uint8Array; width: number; height: number };
+
+/** One guidance measure: raw value, 0–100 score (higher = better) and verdict. */
+export interface Measure {
+  value: number;
+  score: number;
+  pass: boolean;
+}
+
+export interface Measures {
+  /** Inter-eye distance in px (pass: ≥ 40 and ≤ 45 % of the frame width). */
+  face_size: Measure;
+  /** Face box margins inside the frame, 0–1. */
+  position: Measure;
+  /** Degrees. */
+  yaw: Measure;
+  pitch: Measure;
+  roll: Measure;
+  /** Mean face luma 0–255. */
+  brightness: Measure;
+  /** Share of clipped face pixels. */
+  exposure: Measure;
+  /** Luma standard deviation. */
+  contrast: Measure;
+  /** Left/right lighting balance 0–1. */
+  uniformity: Measure;
+  /** Variance of the Laplacian on the aligned crop. */
+  sharpness: Measure;
+  /** Number of significant faces. */
+  faces: Measure;
+  /** GraFIQs quality, with a recognition model. */
+  quality?: Measure;
+}
+
+/** Stable advice codes, most important first. */
+export type AdviceCode =
+  | 'no_face' | 'multiple_faces' | 'face_cut_off' | 'move_to_center' | 'move_closer' | 'move_back'
+  | 'more_light' | 'less_light' | 'face_the_light' | 'face_camera' | 'head_straight' | 'hold_still'
+  | 'low_quality';
+
+export interface Advice {
+  code: AdviceCode;
+  /** Default English text; localise by `code`. */
+  message: string;
+}
+
+export interface FaceAssessment {
+  box: [number, number, number, number];
+  confidence: number;
+  /** Left eye, right eye, nose, left and right mouth corner (frame pixels). */
+  landmarks: [number, number][];
+  measures: Measures;
+  advice: Advice[];
+  quality?: number;
+  scores?: RawScores;
+  /** The 112×112 aligned crop. */
+  aligned?: ImageData;
+}
+
+export interface Assessment {
+  width: number;
+  height: number;
+  /** The main face passes every check. */
+  ready: boolean;
+  /** Advice for the frame (the main face's, or `no_face`). */
+  advice: Advice[];
+  /** Main (largest) face first. */
+  faces: FaceAssessment[];
+  backend: 'webgpu' | 'cpu';
+  fallbackReason?: string;
+}
+
+export interface CreateAssessorOptions extends Omit<CreateScorerOptions, 'model'> {
+  /** Optional recognition model (URL or bytes) for GraFIQs quality. */
+  model?: CreateScorerOptions['model'];
+  /** MTCNN weights (URL or bytes); default: `mtcnn.grafiqs` next to the module. */
+  detector?: string | URL | ArrayBuffer | Uint8Array;
+}
+
+export declare class Assessor {
+  private constructor();
+  readonly backend: 'webgpu' | 'cpu' | 'disposed';
+  readonly fallbackReason: string | undefined;
+  readonly hasModel: boolean;
+  setModel(model: CreateScorerOptions['model'] | null, options?: { onProgress?: (p: Progress) => void; cache?: boolean | string; signal?: AbortSignal }): Promise<void>;
+  assessFrame(source: ImageInput, options?: { score?: boolean; crops?: boolean }): Promise<Assessment>;
+  dispose(): void;
+}
+
+export declare function createAssessor(options?: CreateAssessorOptions): Promise<Assessor>;
+/** Assesses a frame with a shared detector-only assessor created on first use. */
+export declare function assessFrame(source: ImageInput, options?: CreateAssessorOptions & { score?: boolean; crops?: boolean }): Promise<Assessment>;
+
+export interface BestFrame {
+  time: number;
+  quality: number | undefined;
+  assessment: Assessment;
+  /** The whole frame. */
+  image: ImageData;
+  /** The main face's aligned crop. */
+  aligned: ImageData | undefined;
+}
+
+export interface CaptureSessionOptions {
+  /** Assessments per second (default 4). */
+  fps?: number;
+  /** Best-frame window in ms (default 3000). */
+  windowMs?: number;
+  onUpdate?: (a: Assessment, stats: { frames: number; lastMs: number; fps: number }) => void;
+  onError?: (e: Error) => void;
+}
+
+export declare class CaptureSession {
+  constructor(assessor: Assessor, video: HTMLVideoElement, options?: CaptureSessionOptions);
+  readonly running: boolean;
+  readonly stats: { frames: number; lastMs: number; fps: number };
+  start(): void;
+  stop(): void;
+  /** Best ready frame of the window (highest quality passing all checks), or null. */
+  bestFrame(): BestFrame | null;
+  /** Waits for a ready frame, lets the window settle, resolves with the best. */
+  captureBest(options?: { settleMs?: number }): Promise<BestFrame | null>;
+}

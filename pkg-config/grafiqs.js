@@ -1,7 +1,7 @@
 // grafiqs — face image quality (GraFIQs) on the user's device: WebGPU first, CPU fallback.
 // Thin, idiomatic wrapper over the wasm-bindgen module; every computation runs in Rust.
 
-import init, { WasmScorer, initWebGpu } from './grafiqs_wasm.js';
+import init, { WasmAssessor, WasmScorer, initWebGpu } from './grafiqs_wasm.js';
 
 let wasmReady = null;
 let gpuReady = null;
@@ -220,18 +220,220 @@ export async function createScorer(options = {}) {
   await initialize({ wasm });
   onProgress?.({ phase: 'wasm', loaded: 1, total: 1 });
   const bytes = toBytes(model) ?? (await loadModel(model, { onProgress, cache, signal }));
-  let chosen = 'cpu';
-  let reason;
-  if (backend !== 'cpu') {
-    try {
-      gpuReady ??= initWebGpu();
-      await gpuReady;
-      chosen = 'webgpu';
-    } catch (e) {
-      reason = e?.message ?? String(e);
-      if (backend === 'webgpu') throw new Error(`grafiqs: WebGPU is unavailable: ${reason}`);
-    }
-  }
+  const [chosen, reason] = await chooseBackend(backend);
   const inner = new WasmScorer(bytes, chosen);
   return new Scorer(inner, reason);
+}
+
+async function chooseBackend(backend) {
+  if (backend === 'cpu') return ['cpu', undefined];
+  try {
+    gpuReady ??= initWebGpu();
+    await gpuReady;
+    return ['webgpu', undefined];
+  } catch (e) {
+    const reason = e?.message ?? String(e);
+    if (backend === 'webgpu') throw new Error(`grafiqs: WebGPU is unavailable: ${reason}`);
+    return ['cpu', reason];
+  }
+}
+
+function crop(rgba) {
+  const data = new Uint8ClampedArray(rgba.buffer, rgba.byteOffset, rgba.byteLength);
+  return typeof ImageData !== 'undefined' ? new ImageData(data, 112, 112) : { data, width: 112, height: 112 };
+}
+
+/**
+ * Face detection (MTCNN), alignment, guidance measures and advice for camera frames or photos,
+ * plus GraFIQs quality once a recognition model is loaded. Create with {@link createAssessor}.
+ */
+export class Assessor {
+  #inner;
+  #webgpuFallback;
+
+  constructor(inner, webgpuFallback) {
+    this.#inner = inner;
+    this.#webgpuFallback = webgpuFallback;
+  }
+
+  #live() {
+    if (!this.#inner) throw new Error('grafiqs: the assessor was disposed');
+    return this.#inner;
+  }
+
+  /** "webgpu", "cpu" or "disposed". */
+  get backend() {
+    return this.#inner ? this.#inner.backend : 'disposed';
+  }
+
+  get fallbackReason() {
+    return this.#webgpuFallback;
+  }
+
+  /** Whether a recognition model is loaded (quality is reported only then). */
+  get hasModel() {
+    return this.#live().hasModel;
+  }
+
+  /** Loads a recognition model (URL or bytes) for GraFIQs quality; `null` removes it. */
+  async setModel(model, options = {}) {
+    const inner = this.#live();
+    if (model === null || model === undefined) return inner.setModel(undefined);
+    const bytes = toBytes(model) ?? (await loadModel(model, options));
+    inner.setModel(bytes);
+  }
+
+  /**
+   * Assesses one frame: an HTMLVideoElement (its current frame), ImageBitmap, ImageData, canvas,
+   * `<img>` or `{ data, width, height }`. Resolves to `{ width, height, ready, advice, faces,
+   * backend }`; each face has `box`, `confidence`, `landmarks`, `measures`, `advice` (`{ code,
+   * message }`, most important first), `quality`/`scores` with a model, and `aligned` (ImageData
+   * of the 112×112 crop) unless `{ crops: false }`.
+   */
+  async assessFrame(source, options = {}) {
+    const inner = this.#live();
+    const { data, width, height } = toRgba(source);
+    const crops = options.crops ?? true;
+    const a = await inner.assessRgba(data, width, height, options.score ?? true, crops);
+    if (crops) for (const f of a.faces) if (f.aligned) f.aligned = crop(f.aligned);
+    return a;
+  }
+
+  dispose() {
+    if (this.#inner) {
+      this.#inner.dispose();
+      this.#inner.free();
+      this.#inner = null;
+    }
+  }
+}
+
+/**
+ * Creates an assessor. `detector`: URL or bytes of the MTCNN weights (default: `mtcnn.grafiqs`
+ * shipped next to this module); `model`: optional recognition model for quality; other options
+ * as {@link createScorer}.
+ */
+export async function createAssessor(options = {}) {
+  const { model, detector, backend = 'auto', onProgress, cache = false, signal, wasm } = options;
+  if (!['auto', 'webgpu', 'cpu'].includes(backend)) {
+    throw new TypeError(`grafiqs: backend must be "auto", "webgpu" or "cpu", not ${JSON.stringify(backend)}`);
+  }
+  await initialize({ wasm });
+  const detBytes =
+    toBytes(detector) ?? (await loadModel(detector ?? new URL('./mtcnn.grafiqs', import.meta.url), { onProgress, cache, signal }));
+  const [chosen, reason] = await chooseBackend(backend);
+  const a = new Assessor(new WasmAssessor(detBytes, chosen), reason);
+  if (model !== undefined && model !== null) await a.setModel(model, { onProgress, cache, signal });
+  return a;
+}
+
+let defaultAssessor = null;
+
+/** Assesses a frame with a shared detector-only assessor (created on first use). */
+export async function assessFrame(source, options = {}) {
+  defaultAssessor ??= createAssessor(options).catch((e) => {
+    defaultAssessor = null;
+    throw e;
+  });
+  return (await defaultAssessor).assessFrame(source, options);
+}
+
+function meanScore(face) {
+  const m = Object.values(face.measures).filter((v) => v && typeof v.score === 'number');
+  return m.reduce((s, v) => s + v.score, 0) / m.length;
+}
+
+/**
+ * Watches a video at a target rate, reports guidance for every assessed frame, and keeps the
+ * best frame of the recent window: the frame whose main face passes every check with the
+ * highest GraFIQs quality (without a model: the highest mean measure score).
+ *
+ *   const session = new CaptureSession(assessor, video, { fps: 4, windowMs: 3000, onUpdate });
+ *   session.start();
+ *   const best = await session.captureBest();   // resolves once a ready frame was seen
+ */
+export class CaptureSession {
+  #assessor;
+  #video;
+  #opts;
+  #timer = null;
+  #running = false;
+  #history = [];
+  #waiters = [];
+  stats = { frames: 0, lastMs: 0, fps: 0 };
+
+  constructor(assessor, video, options = {}) {
+    this.#assessor = assessor;
+    this.#video = video;
+    this.#opts = { fps: 4, windowMs: 3000, onUpdate: null, onError: null, ...options };
+  }
+
+  get running() {
+    return this.#running;
+  }
+
+  start() {
+    if (this.#running) return;
+    this.#running = true;
+    const period = 1000 / this.#opts.fps;
+    let last = performance.now();
+    const tick = async () => {
+      if (!this.#running) return;
+      const t0 = performance.now();
+      try {
+        if (this.#video.readyState >= 2 && this.#video.videoWidth > 0) {
+          const frame = toRgba(this.#video);
+          const a = await this.#assessor.assessFrame(frame);
+          const t1 = performance.now();
+          this.stats = { frames: this.stats.frames + 1, lastMs: t1 - t0, fps: 1000 / Math.max(1, t1 - last) };
+          last = t1;
+          this.#record(a, frame, t1);
+          this.#opts.onUpdate?.(a, this.stats);
+        }
+      } catch (e) {
+        this.#opts.onError?.(e);
+      }
+      if (this.#running) this.#timer = setTimeout(tick, Math.max(0, period - (performance.now() - t0)));
+    };
+    tick();
+  }
+
+  stop() {
+    this.#running = false;
+    clearTimeout(this.#timer);
+  }
+
+  #record(a, frame, time) {
+    const face = a.faces[0];
+    if (a.ready && face) {
+      const rank = face.quality ?? meanScore(face);
+      this.#history.push({ time, rank, assessment: a, frame: frameToImage(frame) });
+    }
+    const since = time - this.#opts.windowMs;
+    this.#history = this.#history.filter((h) => h.time >= since);
+    if (this.#history.length && this.#waiters.length) {
+      const best = this.bestFrame();
+      this.#waiters.splice(0).forEach((w) => w(best));
+    }
+  }
+
+  /** The best ready frame of the last `windowMs`: `{ time, assessment, image, aligned }` or null. */
+  bestFrame() {
+    if (!this.#history.length) return null;
+    const b = this.#history.reduce((x, y) => (y.rank > x.rank ? y : x));
+    return { time: b.time, quality: b.assessment.faces[0].quality, assessment: b.assessment, image: b.frame, aligned: b.assessment.faces[0].aligned };
+  }
+
+  /** Resolves with the best frame once at least one ready frame was seen; then keeps the
+   *  window's best after `settleMs` (default: the window length). */
+  async captureBest({ settleMs = this.#opts.windowMs } = {}) {
+    if (!this.#history.length) await new Promise((r) => this.#waiters.push(r));
+    await new Promise((r) => setTimeout(r, settleMs));
+    return this.bestFrame();
+  }
+}
+
+function frameToImage(frame) {
+  const data = new Uint8ClampedArray(frame.data.buffer, frame.data.byteOffset, frame.data.byteLength);
+  return typeof ImageData !== 'undefined' ? new ImageData(data, frame.width, frame.height) : { ...frame, data };
 }

@@ -13,7 +13,8 @@ wasm-bindgen --target web --out-dir "$out" --out-name grafiqs_wasm \
   --remove-name-section --remove-producers-section \
   "$target_dir/wasm32-unknown-unknown/wasm-release/grafiqs.wasm"
 cp pkg-config/grafiqs.js pkg-config/grafiqs.d.ts pkg-config/worker.js pkg-config/worker-client.js \
-   pkg-config/worker-client.d.ts pkg-config/README.md LICENSE-MIT LICENSE-APACHE "$out/"
+   pkg-config/worker-client.d.ts pkg-config/README.md LICENSE-MIT LICENSE-APACHE \
+   models/mtcnn.grafiqs models/LICENSE.mtcnn "$out/"
 version=$(awk -F'"' '/^version = /{print $2; exit}' Cargo.toml)
 sed "s/@VERSION@/$version/" pkg-config/package.json > "$out/package.json"
 wasm="$out/grafiqs_wasm_bg.wasm"

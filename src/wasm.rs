@@ -10,6 +10,8 @@ use js_sys::{Array, Float32Array, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+use crate::assess::{Assessment, Assessor};
+use crate::detect::Detector;
 use crate::error::Error;
 use crate::model::Model;
 use crate::preprocess::RgbImage;
@@ -21,6 +23,12 @@ pub const MAX_BATCH: usize = 64;
 #[wasm_bindgen(start)]
 fn start() {
     console_error_panic_hook::set_once();
+}
+
+fn to_js(v: &serde_json::Value) -> Result<JsValue, JsValue> {
+    use serde::Serialize as _;
+    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(js_err)
 }
 
 fn js_err(e: impl std::fmt::Display) -> JsValue {
@@ -166,8 +174,7 @@ impl WasmScorer {
             "calibration": cal,
             "calibrated": calibrated,
         });
-        v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-            .map_err(js_err)
+        to_js(&v)
     }
 
     /// Scores faces given as concatenated RGBA bytes; `sizes` holds `[w0, h0, w1, h1, …]`.
@@ -298,4 +305,181 @@ impl WasmScorer {
     }
 }
 
-use serde::Serialize as _;
+
+fn device_for(backend: &str) -> Result<(Device, BackendKind, &'static str), JsValue> {
+    match backend {
+        "webgpu" => Ok((webgpu_device().map_err(js_err)?, BackendKind::Wgpu, "webgpu")),
+        "cpu" => Ok((Device::flex(), BackendKind::Cpu, "cpu")),
+        other => Err(js_err(format!(
+            "unknown backend `{other}` (expected \"webgpu\" or \"cpu\")"
+        ))),
+    }
+}
+
+struct AState {
+    assessor: Rc<Assessor>,
+    backend: &'static str,
+    detector: Vec<u8>,
+    model: Option<Model>,
+    fallback: Option<String>,
+}
+
+impl AState {
+    fn build(
+        detector: &[u8],
+        model: Option<&Model>,
+        backend: &str,
+    ) -> Result<(Assessor, &'static str), JsValue> {
+        let (device, kind, name) = device_for(backend)?;
+        let det = Detector::on_device(detector, &device, kind).map_err(js_err)?;
+        let scorer = model.map(|m| Scorer::on_device(m.clone(), &device, kind));
+        Ok((Assessor::new(det, scorer), name))
+    }
+}
+
+/// Capture guidance on one backend: face detection, alignment, guidance measures and advice,
+/// plus GraFIQs quality once a recognition model is set.
+#[wasm_bindgen]
+pub struct WasmAssessor {
+    state: Rc<RefCell<Option<AState>>>,
+}
+
+fn assessment_to_js(a: &Assessment, backend: &str, fallback: Option<&str>, crops: bool) -> Result<JsValue, JsValue> {
+    let mut v = serde_json::to_value(a).map_err(js_err)?;
+    let advice = |list: &[crate::guidance::Advice]| {
+        serde_json::Value::Array(
+            list.iter()
+                .map(|a| serde_json::json!({ "code": a.code(), "message": a.message() }))
+                .collect(),
+        )
+    };
+    v["advice"] = advice(&a.advice);
+    v["ready"] = serde_json::json!(a.ready());
+    v["backend"] = serde_json::json!(backend);
+    if let Some(f) = fallback {
+        v["fallbackReason"] = serde_json::json!(f);
+    }
+    for (i, f) in a.faces.iter().enumerate() {
+        v["faces"][i]["advice"] = advice(&f.advice);
+    }
+    let out = to_js(&v)?;
+    if crops {
+        let faces = Reflect::get(&out, &"faces".into())?;
+        for (i, f) in a.faces.iter().enumerate() {
+            let rgba: Vec<u8> = f
+                .aligned
+                .data
+                .chunks_exact(3)
+                .flat_map(|p| {
+                    [
+                        p[0].round().clamp(0.0, 255.0) as u8,
+                        p[1].round().clamp(0.0, 255.0) as u8,
+                        p[2].round().clamp(0.0, 255.0) as u8,
+                        255,
+                    ]
+                })
+                .collect();
+            let face = Reflect::get(&faces, &(i as u32).into())?;
+            Reflect::set(&face, &"aligned".into(), &js_sys::Uint8Array::from(&rgba[..]).into())?;
+        }
+    }
+    Ok(out)
+}
+
+#[wasm_bindgen]
+impl WasmAssessor {
+    /// A detector (the bytes of `mtcnn.grafiqs`) on `backend` (`"webgpu"` after
+    /// `initWebGpu()`, or `"cpu"`).
+    #[wasm_bindgen(constructor)]
+    pub fn new(detector: &[u8], backend: &str) -> Result<WasmAssessor, JsValue> {
+        let (assessor, backend) = AState::build(detector, None, backend)?;
+        Ok(WasmAssessor {
+            state: Rc::new(RefCell::new(Some(AState {
+                assessor: Rc::new(assessor),
+                backend,
+                detector: detector.to_vec(),
+                model: None,
+                fallback: None,
+            }))),
+        })
+    }
+
+    /// Loads (or, with `undefined`, removes) the face-recognition model used for quality.
+    #[wasm_bindgen(js_name = setModel)]
+    pub fn set_model(&self, model: Option<Vec<u8>>) -> Result<(), JsValue> {
+        let model = model
+            .map(|b| Model::from_bytes(&b))
+            .transpose()
+            .map_err(js_err)?;
+        let mut st = self.state.borrow_mut();
+        let s = st.as_mut().ok_or_else(|| js_err("the assessor was disposed"))?;
+        let (assessor, _) = AState::build(&s.detector, model.as_ref(), s.backend)?;
+        s.assessor = Rc::new(assessor);
+        s.model = model;
+        Ok(())
+    }
+
+    /// `"webgpu"`, `"cpu"` or `"disposed"`.
+    #[wasm_bindgen(getter)]
+    pub fn backend(&self) -> String {
+        self.state
+            .borrow()
+            .as_ref()
+            .map_or("disposed", |s| s.backend)
+            .to_string()
+    }
+
+    /// Whether a recognition model is loaded.
+    #[wasm_bindgen(getter, js_name = hasModel)]
+    pub fn has_model(&self) -> bool {
+        self.state.borrow().as_ref().is_some_and(|s| s.model.is_some())
+    }
+
+    /// Assesses one RGBA frame. Resolves to `{ width, height, ready, advice: [{code, message}],
+    /// faces: [{ box, confidence, landmarks, measures, advice, quality?, scores?, aligned? }],
+    /// backend }` (`aligned`: 112×112 RGBA bytes when `crops`).
+    #[wasm_bindgen(js_name = assessRgba)]
+    pub fn assess_rgba(&self, rgba: Vec<u8>, width: u32, height: u32, score: bool, crops: bool) -> Promise {
+        let state = self.state.clone();
+        future_to_promise(async move {
+            let frame = RgbImage::from_rgba8(width as usize, height as usize, &rgba).map_err(js_err)?;
+            let (assessor, backend) = {
+                let st = state.borrow();
+                let s = st.as_ref().ok_or_else(|| js_err("the assessor was disposed"))?;
+                (s.assessor.clone(), s.backend)
+            };
+            let result = match assessor.assess_async(&frame, score).await {
+                Err(Error::Backend(why)) if backend == "webgpu" => {
+                    let cpu = {
+                        let mut st = state.borrow_mut();
+                        let s = st.as_mut().ok_or_else(|| js_err("the assessor was disposed"))?;
+                        if s.backend == "webgpu" {
+                            let (a, name) = AState::build(&s.detector, s.model.as_ref(), "cpu")?;
+                            s.assessor = Rc::new(a);
+                            s.backend = name;
+                            s.fallback = Some(format!("WebGPU failed, switched to CPU: {why}"));
+                        }
+                        s.assessor.clone()
+                    };
+                    cpu.assess_async(&frame, score).await
+                }
+                other => other,
+            };
+            let a = result.map_err(js_err)?;
+            let st = state.borrow();
+            let (backend, fallback) = st
+                .as_ref()
+                .map_or(("disposed", None), |s| (s.backend, s.fallback.as_deref()));
+            assessment_to_js(&a, backend, fallback, crops)
+        })
+    }
+
+    /// Releases the detector, the model and their device memory.
+    pub fn dispose(&self) {
+        if let Some(s) = self.state.borrow_mut().take() {
+            let device = s.assessor.detector().device().clone();
+            drop(s);
+            device.memory_cleanup();
+        }
+    }
+}

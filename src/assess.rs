@@ -1,0 +1,161 @@
+//! From a raw camera frame to guidance: detect faces, align each to 112×112, measure, advise,
+//! and (when a recognition model is loaded) add GraFIQs quality.
+
+use serde::Serialize;
+
+use crate::align;
+use crate::detect::{Detector, Face};
+use crate::engine::Scores;
+use crate::error::Result;
+use crate::guidance::{self, Advice, FaceGeometry, Measures};
+use crate::preprocess::RgbImage;
+use crate::scorer::Scorer;
+
+/// At most this many faces per frame are measured and scored (largest first).
+pub const MAX_FACES: usize = 8;
+
+/// Everything measured about one face.
+#[derive(Clone, Debug, Serialize)]
+pub struct FaceReport {
+    /// `[x0, y0, x1, y1]` in frame pixels.
+    #[serde(rename = "box")]
+    pub bbox: [f32; 4],
+    /// Detector confidence (0–1).
+    pub confidence: f32,
+    /// Left eye, right eye, nose, left and right mouth corner (frame pixels).
+    pub landmarks: [[f32; 2]; 5],
+    /// The guidance measures.
+    pub measures: Measures,
+    /// Prioritised advice codes (empty: ready to capture).
+    pub advice: Vec<Advice>,
+    /// GraFIQs quality 0–100, when a recognition model is loaded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quality: Option<f64>,
+    /// Raw GraFIQs scores, when a recognition model is loaded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scores: Option<Scores>,
+    /// The 112×112 aligned crop.
+    #[serde(skip)]
+    pub aligned: RgbImage,
+}
+
+/// The assessment of one frame.
+#[derive(Clone, Debug, Serialize)]
+pub struct Assessment {
+    /// Frame width.
+    pub width: usize,
+    /// Frame height.
+    pub height: usize,
+    /// Faces, the main (largest) one first.
+    pub faces: Vec<FaceReport>,
+    /// Advice for the frame: the main face's, or `no_face`.
+    pub advice: Vec<Advice>,
+}
+
+impl Assessment {
+    /// Whether the frame is ready to capture: one face, every measure passing.
+    pub fn ready(&self) -> bool {
+        self.faces.first().is_some_and(|f| f.measures.all_pass())
+    }
+
+    /// The main face's GraFIQs quality, when scored.
+    pub fn quality(&self) -> Option<f64> {
+        self.faces.first().and_then(|f| f.quality)
+    }
+}
+
+fn ied(f: &Face) -> f32 {
+    let (a, b) = (f.landmarks[0], f.landmarks[1]);
+    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt()
+}
+
+/// Detection + guidance (+ GraFIQs with a recognition model).
+pub struct Assessor {
+    detector: Detector,
+    scorer: Option<Scorer>,
+}
+
+impl Assessor {
+    /// An assessor from a detector and, optionally, a scorer for GraFIQs quality.
+    pub fn new(detector: Detector, scorer: Option<Scorer>) -> Self {
+        Self { detector, scorer }
+    }
+
+    /// The detector.
+    pub fn detector(&self) -> &Detector {
+        &self.detector
+    }
+
+    /// The scorer, if a recognition model is loaded.
+    pub fn scorer(&self) -> Option<&Scorer> {
+        self.scorer.as_ref()
+    }
+
+    /// Replaces (or removes) the recognition model.
+    pub fn set_scorer(&mut self, scorer: Option<Scorer>) {
+        self.scorer = scorer;
+    }
+
+    /// Assesses one frame. With `score` and a loaded model, every reported face is also
+    /// scored with GraFIQs (one batch).
+    pub async fn assess_async(&self, frame: &RgbImage, score: bool) -> Result<Assessment> {
+        let mut faces = self.detector.detect_async(frame).await?;
+        faces.sort_by(|a, b| ied(b).total_cmp(&ied(a)));
+        faces.truncate(MAX_FACES);
+        let size = (frame.width, frame.height);
+        let geometry: Vec<FaceGeometry> = faces
+            .iter()
+            .map(|f| FaceGeometry {
+                bbox: f.bbox,
+                landmarks: f.landmarks,
+            })
+            .collect();
+        let aligned: Vec<RgbImage> = faces
+            .iter()
+            .map(|f| align::align_face(frame, &f.landmarks_f64()))
+            .collect::<Result<_>>()?;
+        let scored = match (&self.scorer, score && !aligned.is_empty()) {
+            (Some(s), true) => Some(s.score_async(&aligned).await?),
+            _ => None,
+        };
+        let mut reports = Vec::with_capacity(faces.len());
+        for (i, (face, crop)) in faces.iter().zip(aligned).enumerate() {
+            let others: Vec<FaceGeometry> = geometry
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, g)| *g)
+                .collect();
+            let s = scored.as_ref().map(|v| &v[i]);
+            let measures =
+                guidance::measure(size, &geometry[i], &others, &crop, s.map(|r| r.quality));
+            let advice = guidance::advise(&measures, &geometry[i], size);
+            reports.push(FaceReport {
+                bbox: face.bbox,
+                confidence: face.confidence,
+                landmarks: face.landmarks,
+                measures,
+                advice,
+                quality: s.map(|r| r.quality),
+                scores: s.map(|r| r.scores),
+                aligned: crop,
+            });
+        }
+        let advice = match reports.first() {
+            Some(f) => f.advice.clone(),
+            None => vec![Advice::NoFace],
+        };
+        Ok(Assessment {
+            width: frame.width,
+            height: frame.height,
+            faces: reports,
+            advice,
+        })
+    }
+
+    /// Blocking [`Assessor::assess_async`] (native only).
+    #[cfg(not(target_family = "wasm"))]
+    pub fn assess(&self, frame: &RgbImage, score: bool) -> Result<Assessment> {
+        crate::scorer::block_on(self.assess_async(frame, score))
+    }
+}
