@@ -14,6 +14,9 @@ factor 0.709, CPU, float32) and `detect(img, landmarks=True)` on PIL RGB images:
   `tests/detect.rs` builds them: a canvas filled with RGB (127, 127, 127) and decoded images
   pasted with their top-left corner at the given pixel (see COMPOSITES).
 
+and, separately (`gray_crops`), every one of the 100 `faces/lfw-gray-crops/*.jpg`, which the
+Rust test compares on the CPU backend.
+
 Only numbers are written (image sizes, a CRC-32 of the decoded RGB bytes so the Rust test can
 confirm it decodes identically, and per face the box, probability and landmarks).
 Nothing from ../shared/assets is written into the repository.
@@ -74,10 +77,24 @@ def images():
         yield f"composite/{name}", composite(spec)
 
 
+def detect(mtcnn, rgb):
+    boxes, probs, points = mtcnn.detect(Image.fromarray(rgb), landmarks=True)
+    faces = []
+    if boxes is not None:
+        for b, p, l in zip(boxes, probs, points):
+            faces.append(
+                {
+                    "box": [float(v) for v in b],
+                    "prob": float(p),
+                    "landmarks": [[float(x), float(y)] for x, y in l],
+                }
+            )
+    return faces
+
+
 def main():
     if not os.path.isdir(ASSETS):
         sys.exit(f"assets not found at {ASSETS}")
-    import facenet_pytorch
     from facenet_pytorch import MTCNN
     from importlib import metadata
 
@@ -85,17 +102,7 @@ def main():
     mtcnn = MTCNN(keep_all=True, device="cpu")
     cases = []
     for name, rgb in images():
-        boxes, probs, points = mtcnn.detect(Image.fromarray(rgb), landmarks=True)
-        faces = []
-        if boxes is not None:
-            for b, p, l in zip(boxes, probs, points):
-                faces.append(
-                    {
-                        "box": [float(v) for v in b],
-                        "prob": float(p),
-                        "landmarks": [[float(x), float(y)] for x, y in l],
-                    }
-                )
+        faces = detect(mtcnn, rgb)
         cases.append(
             {
                 "image": name,
@@ -106,6 +113,14 @@ def main():
             }
         )
         print(f"{name}: {len(faces)} face(s) " + " ".join(f"{f['prob']:.6f}" for f in faces))
+
+    gray_dir = os.path.join(ASSETS, "faces", "lfw-gray-crops")
+    gray = []
+    for f in sorted(f for f in os.listdir(gray_dir) if f.endswith(".jpg")):
+        rgb = load_rgb(os.path.join(gray_dir, f))
+        gray.append({"image": f, "pixel_crc": zlib.crc32(rgb.tobytes()) & 0xFFFFFFFF,
+                     "faces": detect(mtcnn, rgb)})
+    print(f"lfw-gray-crops: exactly one face in {sum(len(g['faces']) == 1 for g in gray)}/{len(gray)}")
 
     doc = {
         "description": (
@@ -123,8 +138,8 @@ def main():
             for k, (w, h, p) in COMPOSITES.items()
         },
         "cases": cases,
+        "gray_crops": gray,
     }
-    del facenet_pytorch
     with open(OUT, "w") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")
