@@ -54,9 +54,9 @@ pub struct Face {
     pub bbox: [f32; 4],
     /// Face probability from O-Net (0…1; faces are reported above 0.7).
     pub confidence: f32,
-    /// Left eye, right eye, nose tip, left and right mouth corner (`[x, y]`), "left" meaning
-    /// the subject's left as seen in the image's left half, in the order of
-    /// [`crate::align::ARCFACE_TEMPLATE`].
+    /// Five points `[x, y]` in the order of [`crate::align::ARCFACE_TEMPLATE`]: left eye,
+    /// right eye, nose tip, left and right mouth corner, "left" being the image's left (the
+    /// subject's right) for a frontal face.
     pub landmarks: [[f32; 2]; 5],
 }
 
