@@ -155,8 +155,8 @@ fn compare(name: &str, got: &[Face], want: &serde_json::Value) -> Errors {
             confidence: (g.confidence - f(&wf["prob"])).abs(),
             ..Default::default()
         };
-        for k in 0..4 {
-            e.bbox = e.bbox.max((g.bbox[k] - wb[k]).abs());
+        for (a, b) in g.bbox.iter().zip(&wb) {
+            e.bbox = e.bbox.max((a - b).abs());
         }
         for (k, p) in wf["landmarks"].as_array().unwrap().iter().enumerate() {
             for c in 0..2 {

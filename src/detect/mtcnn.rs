@@ -355,7 +355,7 @@ impl Nets {
             outs.push(y.narrow(0, 0, m).reshape([m * k]));
         }
         let out = read(Tensor::cat(outs, 0)).await?;
-        debug_assert_eq!(out.len(), n * width);
+        check_len(&out, n * width)?;
         Ok(out)
     }
 
@@ -387,6 +387,7 @@ impl Nets {
             return Ok(Vec::new());
         }
         let maps = read(Tensor::cat(outs, 0)).await?;
+        check_len(&maps, levels.iter().map(|l| 5 * l.1 * l.2).sum())?;
         let mut boxes: Vec<[f32; 4]> = Vec::new();
         let mut scores: Vec<f32> = Vec::new();
         let mut regs: Vec<[f32; 4]> = Vec::new();
@@ -527,6 +528,17 @@ async fn read(t: Tensor<1>) -> Result<Vec<f32>> {
     data.convert::<f32>()
         .try_into_vec::<f32>()
         .map_err(|e| Error::Backend(format!("unexpected result data: {e:?}")))
+}
+
+fn check_len(v: &[f32], n: usize) -> Result<()> {
+    if v.len() == n {
+        Ok(())
+    } else {
+        Err(Error::Backend(format!(
+            "the device returned {} values, expected {n}",
+            v.len()
+        )))
+    }
 }
 
 /// Pyramid scales, as facenet-pytorch computes them (in `f64`).
