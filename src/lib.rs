@@ -12,6 +12,8 @@
 //! * [`Scorer`]: uploads a model to a device and scores batches of faces, returning the five
 //!   raw scores ([`Scores`]: image, block1…block4), the loss and the face embedding.
 //! * [`RgbImage`], [`align`]: decoding, resizing and ArcFace alignment.
+//! * [`Detector`]: MTCNN face detection with five landmarks (bundled MIT-licensed weights), to
+//!   find and align faces in ordinary photos.
 //! * [`eval`]: Error-versus-Discard curves (FNMR at a fixed FMR as low-quality comparisons are
 //!   discarded) for judging quality scores, and degradation sweeps (how each raw score follows
 //!   blur, noise, darkening, occlusion and JPEG damage).
@@ -24,6 +26,7 @@ pub mod arch;
 pub mod calibrate;
 pub mod container;
 pub mod degrade;
+pub mod detect;
 pub mod engine;
 pub mod error;
 pub mod eval;
@@ -37,6 +40,7 @@ pub mod torch;
 #[cfg(target_family = "wasm")]
 pub mod wasm;
 
+pub use detect::{Detector, Face};
 pub use engine::Scores;
 pub use error::{Error, Result};
 pub use model::{Calibration, Model, ModelMeta, Preprocess, ScoreKind, Storage};

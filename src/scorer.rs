@@ -110,17 +110,7 @@ impl Scorer {
     /// adapter is available. The adapter is initialised once per process and shared.
     #[cfg(all(feature = "wgpu", not(target_family = "wasm")))]
     pub fn wgpu(model: Model) -> Result<Self> {
-        static DEVICE: std::sync::OnceLock<std::result::Result<Device, String>> =
-            std::sync::OnceLock::new();
-        let device = DEVICE
-            .get_or_init(|| {
-                Device::wgpu_options()
-                    .init()
-                    .map_err(|e| format!("no usable wgpu adapter: {e:?}"))
-            })
-            .clone()
-            .map_err(Error::Backend)?;
-        Ok(Self::on_device(model, &device, BackendKind::Wgpu))
+        Ok(Self::on_device(model, &wgpu_device()?, BackendKind::Wgpu))
     }
 
     /// The model.
@@ -224,6 +214,23 @@ impl Scorer {
     pub fn embed(&self, faces: &[RgbImage]) -> Result<Vec<Vec<f32>>> {
         block_on(self.embed_async(faces))
     }
+}
+
+/// The default wgpu adapter's device (native), initialised once per process and shared by
+/// every [`Scorer`] and [`crate::Detector`] on wgpu. Fails with [`Error::Backend`] when no
+/// adapter is available (the failure is remembered).
+#[cfg(all(feature = "wgpu", not(target_family = "wasm")))]
+pub fn wgpu_device() -> Result<Device> {
+    static DEVICE: std::sync::OnceLock<std::result::Result<Device, String>> =
+        std::sync::OnceLock::new();
+    DEVICE
+        .get_or_init(|| {
+            Device::wgpu_options()
+                .init()
+                .map_err(|e| format!("no usable wgpu adapter: {e:?}"))
+        })
+        .clone()
+        .map_err(Error::Backend)
 }
 
 /// Runs a future to completion on the current thread (native only).

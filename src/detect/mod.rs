@@ -1,0 +1,178 @@
+//! Face detection with five landmarks: MTCNN, numerically as facenet-pytorch runs it.
+//!
+//! ```no_run
+//! # fn main() -> grafiqs::Result<()> {
+//! let detector = grafiqs::Detector::bundled()?;
+//! let img = grafiqs::RgbImage::decode(&std::fs::read("photo.jpg").unwrap())?;
+//! for face in detector.detect(&img)? {
+//!     let lm = face.landmarks.map(|p| [p[0] as f64, p[1] as f64]);
+//!     let aligned = grafiqs::align::align_face(&img, &lm)?; // 112×112, ready to score
+//!     println!("{:?} p={:.4} -> {}x{}", face.bbox, face.confidence, aligned.width, aligned.height);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Behaviour
+//! * The cascade and its defaults are facenet-pytorch's `MTCNN(keep_all=True).detect`
+//!   (minimum face 20 px, thresholds 0.6 / 0.7 / 0.7, pyramid factor 0.709); on images up to
+//!   [`MAX_DETECT_SIDE`] pixels the boxes, probabilities and landmarks match it (see
+//!   [`mtcnn`] for the details reproduced).
+//! * Frames whose longer side exceeds [`MAX_DETECT_SIDE`] are first area-downscaled so that it
+//!   equals that limit; the results are mapped back to the original pixel coordinates
+//!   (multiplied by the per-axis size ratio). Faces then need to be at least
+//!   `20 · side / 1280` px to be found.
+//! * Images too small to hold a 20-px face (shorter side under 20 px, after any downscale)
+//!   give no faces, as do frames without a face: the result is `Ok` and empty.
+//! * Samples are expected in 0…255 (values outside are clamped).
+//! * A crop that facenet-pytorch would take from outside the image (a regressed box lying
+//!   wholly beyond the border, where facenet-pytorch itself fails) is dropped.
+//!
+//! # Weights and licence
+//! [`Detector::bundled`] uses the P-, R- and O-Net weights distributed with facenet-pytorch
+//! 2.6.0 (MIT licence; ported from davidsandberg/facenet), stored unchanged in
+//! `models/mtcnn.grafiqs` (≈ 2 MB) and compiled into the library; see `models/LICENSE.mtcnn`.
+
+pub mod mtcnn;
+
+use burn::tensor::Device;
+
+use crate::container;
+use crate::error::{Error, Result};
+use crate::preprocess::RgbImage;
+use crate::scorer::BackendKind;
+
+/// The bundled MTCNN weights (facenet-pytorch 2.6.0, MIT), in the `.grafiqs` container.
+pub const BUNDLED_MODEL: &[u8] = include_bytes!("../../models/mtcnn.grafiqs");
+
+/// Frames with a longer side above this many pixels are downscaled before detection.
+pub const MAX_DETECT_SIDE: usize = 1280;
+
+/// One detected face, in the pixel coordinates of the input image.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Face {
+    /// Bounding box `[x0, y0, x1, y1]` (may extend past the image border).
+    pub bbox: [f32; 4],
+    /// Face probability from O-Net (0…1; faces are reported above 0.7).
+    pub confidence: f32,
+    /// Five points `[x, y]` in the order of [`crate::align::ARCFACE_TEMPLATE`]: left eye,
+    /// right eye, nose tip, left and right mouth corner, "left" being the image's left (the
+    /// subject's right) for a frontal face.
+    pub landmarks: [[f32; 2]; 5],
+}
+
+impl Face {
+    /// The landmarks as `f64`, the form [`crate::align::align_face`] takes.
+    pub fn landmarks_f64(&self) -> [[f64; 2]; 5] {
+        self.landmarks.map(|p| [p[0] as f64, p[1] as f64])
+    }
+}
+
+/// MTCNN face detector on one device.
+pub struct Detector {
+    nets: mtcnn::Nets,
+    backend: BackendKind,
+}
+
+impl Detector {
+    /// A detector on the CPU backend from a `.grafiqs` detector file
+    /// (same as [`Detector::cpu`]).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        Self::cpu(bytes)
+    }
+
+    /// A detector on the CPU backend (Burn's `flex`, native and in WebAssembly).
+    pub fn cpu(bytes: &[u8]) -> Result<Self> {
+        Self::on_device(bytes, &Device::flex(), BackendKind::Cpu)
+    }
+
+    /// A detector on an existing Burn device (in the browser: the WebGPU device initialised
+    /// with `init_async`). Fails when the file is not an MTCNN detector.
+    pub fn on_device(bytes: &[u8], device: &Device, backend: BackendKind) -> Result<Self> {
+        let (header, params) = container::read(bytes)?;
+        mtcnn::validate(&header, &params)?;
+        Ok(Self {
+            nets: mtcnn::Nets::new(&params, device, backend != BackendKind::Cpu),
+            backend,
+        })
+    }
+
+    /// A detector on the default wgpu adapter (native), shared with [`crate::Scorer::wgpu`].
+    #[cfg(all(feature = "wgpu", not(target_family = "wasm")))]
+    pub fn wgpu(bytes: &[u8]) -> Result<Self> {
+        Self::on_device(bytes, &crate::scorer::wgpu_device()?, BackendKind::Wgpu)
+    }
+
+    /// The bundled facenet-pytorch weights ([`BUNDLED_MODEL`]) on the CPU backend.
+    pub fn bundled() -> Result<Self> {
+        Self::cpu(BUNDLED_MODEL)
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> BackendKind {
+        self.backend
+    }
+
+    /// The Burn device the networks run on.
+    pub fn device(&self) -> &Device {
+        self.nets.device()
+    }
+
+    /// Detects faces, most confident first. Every device read is asynchronous, as WebGPU
+    /// requires. Images too small for a 20-px face, or without faces, give `Ok(vec![])`;
+    /// an image whose sample count does not match its size, or with non-finite samples, is an
+    /// [`Error::Input`].
+    pub async fn detect_async(&self, img: &RgbImage) -> Result<Vec<Face>> {
+        let (w, h) = (img.width, img.height);
+        if w.checked_mul(h).and_then(|n| n.checked_mul(3)) != Some(img.data.len()) {
+            return Err(Error::Input(format!(
+                "a {w}x{h} RGB image needs {} values, got {}",
+                w.saturating_mul(h).saturating_mul(3),
+                img.data.len()
+            )));
+        }
+        if let Some(i) = img.data.iter().position(|v| !v.is_finite()) {
+            return Err(Error::Input(format!("pixel value {i} is not finite")));
+        }
+        if w.min(h) < mtcnn::MIN_FACE_SIZE as usize {
+            return Ok(Vec::new());
+        }
+        let longer = w.max(h);
+        let (faces, sx, sy) = if longer > MAX_DETECT_SIDE {
+            let ratio = MAX_DETECT_SIDE as f64 / longer as f64;
+            let dw = ((w as f64 * ratio).round() as usize).clamp(1, MAX_DETECT_SIDE);
+            let dh = ((h as f64 * ratio).round() as usize).clamp(1, MAX_DETECT_SIDE);
+            if dw.min(dh) < mtcnn::MIN_FACE_SIZE as usize {
+                return Ok(Vec::new());
+            }
+            let small = mtcnn::area_resize(w, h, &img.data, dw, dh);
+            let integral = mtcnn::Integral::new(dw, dh, &small);
+            drop(small);
+            let faces = self.nets.detect(&integral).await?;
+            (faces, w as f32 / dw as f32, h as f32 / dh as f32)
+        } else {
+            let integral = mtcnn::Integral::new(w, h, &img.data);
+            (self.nets.detect(&integral).await?, 1.0, 1.0)
+        };
+        let mut faces: Vec<Face> = faces
+            .into_iter()
+            .map(|f| Face {
+                bbox: [
+                    f.bbox[0] * sx,
+                    f.bbox[1] * sy,
+                    f.bbox[2] * sx,
+                    f.bbox[3] * sy,
+                ],
+                confidence: f.score,
+                landmarks: f.landmarks.map(|p| [p[0] * sx, p[1] * sy]),
+            })
+            .collect();
+        faces.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+        Ok(faces)
+    }
+
+    /// Blocking [`Detector::detect_async`] (native only).
+    #[cfg(not(target_family = "wasm"))]
+    pub fn detect(&self, img: &RgbImage) -> Result<Vec<Face>> {
+        crate::scorer::block_on(self.detect_async(img))
+    }
+}
