@@ -16,8 +16,12 @@ const FPS: usize = 10;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let face = args.next().ok_or("usage: fake_camera <face.jpg> <out.y4m> [seconds]")?;
-    let out = args.next().ok_or("usage: fake_camera <face.jpg> <out.y4m> [seconds]")?;
+    let face = args
+        .next()
+        .ok_or("usage: fake_camera <face.jpg> <out.y4m> [seconds]")?;
+    let out = args
+        .next()
+        .ok_or("usage: fake_camera <face.jpg> <out.y4m> [seconds]")?;
     let seconds: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(6);
     let face = RgbImage::decode(&std::fs::read(face)?)?;
     let side = 400;
@@ -25,7 +29,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let segments: [(&str, [f32; 3], RgbImage); 3] = [
         ("clean", [255.0, 0.0, 0.0], face.clone()),
         ("dark", [0.0, 255.0, 0.0], degrade::darken(&face, 0.2)),
-        ("blur", [0.0, 0.0, 255.0], degrade::gaussian_blur(&face, 4.0)),
+        (
+            "blur",
+            [0.0, 0.0, 255.0],
+            degrade::gaussian_blur(&face, 4.0),
+        ),
     ];
     let mut file = std::io::BufWriter::new(std::fs::File::create(&out)?);
     writeln!(file, "YUV4MPEG2 W{W} H{H} F{FPS}:1 Ip A1:1 C420")?;
@@ -72,7 +80,9 @@ fn to_i420(rgb: &[f32]) -> Vec<u8> {
     for y in 0..H {
         for x in 0..W {
             let (r, g, b) = px(x, y);
-            out[y * W + x] = (16.0 + 0.257 * r + 0.504 * g + 0.098 * b).round().clamp(0.0, 255.0) as u8;
+            out[y * W + x] = (16.0 + 0.257 * r + 0.504 * g + 0.098 * b)
+                .round()
+                .clamp(0.0, 255.0) as u8;
         }
     }
     let (u0, v0) = (W * H, W * H + W * H / 4);
@@ -86,8 +96,12 @@ fn to_i420(rgb: &[f32]) -> Vec<u8> {
                 b += p.2 / 4.0;
             }
             let i = y * W / 2 + x;
-            out[u0 + i] = (128.0 - 0.148 * r - 0.291 * g + 0.439 * b).round().clamp(0.0, 255.0) as u8;
-            out[v0 + i] = (128.0 + 0.439 * r - 0.368 * g - 0.071 * b).round().clamp(0.0, 255.0) as u8;
+            out[u0 + i] = (128.0 - 0.148 * r - 0.291 * g + 0.439 * b)
+                .round()
+                .clamp(0.0, 255.0) as u8;
+            out[v0 + i] = (128.0 + 0.439 * r - 0.368 * g - 0.071 * b)
+                .round()
+                .clamp(0.0, 255.0) as u8;
         }
     }
     out

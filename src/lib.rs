@@ -23,6 +23,7 @@
 
 pub mod align;
 pub mod arch;
+pub mod assess;
 pub mod calibrate;
 pub mod container;
 pub mod degrade;
@@ -40,6 +41,7 @@ pub mod torch;
 #[cfg(target_family = "wasm")]
 pub mod wasm;
 
+pub use assess::{Assessment, Assessor};
 pub use detect::{Detector, Face};
 pub use engine::Scores;
 pub use error::{Error, Result};

@@ -305,10 +305,13 @@ impl WasmScorer {
     }
 }
 
-
 fn device_for(backend: &str) -> Result<(Device, BackendKind, &'static str), JsValue> {
     match backend {
-        "webgpu" => Ok((webgpu_device().map_err(js_err)?, BackendKind::Wgpu, "webgpu")),
+        "webgpu" => Ok((
+            webgpu_device().map_err(js_err)?,
+            BackendKind::Wgpu,
+            "webgpu",
+        )),
         "cpu" => Ok((Device::flex(), BackendKind::Cpu, "cpu")),
         other => Err(js_err(format!(
             "unknown backend `{other}` (expected \"webgpu\" or \"cpu\")"
@@ -344,7 +347,12 @@ pub struct WasmAssessor {
     state: Rc<RefCell<Option<AState>>>,
 }
 
-fn assessment_to_js(a: &Assessment, backend: &str, fallback: Option<&str>, crops: bool) -> Result<JsValue, JsValue> {
+fn assessment_to_js(
+    a: &Assessment,
+    backend: &str,
+    fallback: Option<&str>,
+    crops: bool,
+) -> Result<JsValue, JsValue> {
     let mut v = serde_json::to_value(a).map_err(js_err)?;
     let advice = |list: &[crate::guidance::Advice]| {
         serde_json::Value::Array(
@@ -380,7 +388,11 @@ fn assessment_to_js(a: &Assessment, backend: &str, fallback: Option<&str>, crops
                 })
                 .collect();
             let face = Reflect::get(&faces, &(i as u32).into())?;
-            Reflect::set(&face, &"aligned".into(), &js_sys::Uint8Array::from(&rgba[..]).into())?;
+            Reflect::set(
+                &face,
+                &"aligned".into(),
+                &js_sys::Uint8Array::from(&rgba[..]).into(),
+            )?;
         }
     }
     Ok(out)
@@ -412,7 +424,9 @@ impl WasmAssessor {
             .transpose()
             .map_err(js_err)?;
         let mut st = self.state.borrow_mut();
-        let s = st.as_mut().ok_or_else(|| js_err("the assessor was disposed"))?;
+        let s = st
+            .as_mut()
+            .ok_or_else(|| js_err("the assessor was disposed"))?;
         let (assessor, _) = AState::build(&s.detector, model.as_ref(), s.backend)?;
         s.assessor = Rc::new(assessor);
         s.model = model;
@@ -432,27 +446,42 @@ impl WasmAssessor {
     /// Whether a recognition model is loaded.
     #[wasm_bindgen(getter, js_name = hasModel)]
     pub fn has_model(&self) -> bool {
-        self.state.borrow().as_ref().is_some_and(|s| s.model.is_some())
+        self.state
+            .borrow()
+            .as_ref()
+            .is_some_and(|s| s.model.is_some())
     }
 
     /// Assesses one RGBA frame. Resolves to `{ width, height, ready, advice: [{code, message}],
     /// faces: [{ box, confidence, landmarks, measures, advice, quality?, scores?, aligned? }],
     /// backend }` (`aligned`: 112×112 RGBA bytes when `crops`).
     #[wasm_bindgen(js_name = assessRgba)]
-    pub fn assess_rgba(&self, rgba: Vec<u8>, width: u32, height: u32, score: bool, crops: bool) -> Promise {
+    pub fn assess_rgba(
+        &self,
+        rgba: Vec<u8>,
+        width: u32,
+        height: u32,
+        score: bool,
+        crops: bool,
+    ) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move {
-            let frame = RgbImage::from_rgba8(width as usize, height as usize, &rgba).map_err(js_err)?;
+            let frame =
+                RgbImage::from_rgba8(width as usize, height as usize, &rgba).map_err(js_err)?;
             let (assessor, backend) = {
                 let st = state.borrow();
-                let s = st.as_ref().ok_or_else(|| js_err("the assessor was disposed"))?;
+                let s = st
+                    .as_ref()
+                    .ok_or_else(|| js_err("the assessor was disposed"))?;
                 (s.assessor.clone(), s.backend)
             };
             let result = match assessor.assess_async(&frame, score).await {
                 Err(Error::Backend(why)) if backend == "webgpu" => {
                     let cpu = {
                         let mut st = state.borrow_mut();
-                        let s = st.as_mut().ok_or_else(|| js_err("the assessor was disposed"))?;
+                        let s = st
+                            .as_mut()
+                            .ok_or_else(|| js_err("the assessor was disposed"))?;
                         if s.backend == "webgpu" {
                             let (a, name) = AState::build(&s.detector, s.model.as_ref(), "cpu")?;
                             s.assessor = Rc::new(a);

@@ -122,8 +122,8 @@ fn same_different_check_on_identified_faces() {
 }
 
 /// `eval degrade` on a small labelled folder writes the JSON and Markdown reports; the
-/// landmark-less gray crops are skipped with a clear message (no face detector yet), while a
-/// folder with landmarks runs the same/different-person check.
+/// landmark-less gray crops are found with the face detector, aligned, and the
+/// same/different-person EDC with GraFIQs sits at or below the random-order curve.
 #[test]
 fn cli_eval_degrade() {
     let Some(assets) = assets() else { return };
@@ -175,12 +175,23 @@ fn cli_eval_degrade() {
         "{text}"
     );
     assert!(
-        text.contains("same/different-person check skipped: no face detector"),
+        text.contains("same/different-person EDC (100 faces"),
         "{text}"
     );
     let j = json(&json_path);
     assert_eq!(j["faces"].as_array().unwrap().len(), 3);
-    assert!(j["same_different"]["skipped"].is_string());
+    let sd = &j["same_different"];
+    let random = sd["random"]["auc"].as_f64().unwrap();
+    for c in sd["curves"].as_array().unwrap() {
+        let (name, auc) = (c["score"].as_str().unwrap(), c["auc"].as_f64().unwrap());
+        eprintln!("same/different EDC AUC {name}: {auc:.5} (random {random:.5})");
+        if name == "image" || name == "block1" {
+            assert!(
+                auc <= random,
+                "{name}: EDC AUC {auc} above the random order's {random}"
+            );
+        }
+    }
     for d in Degradation::ALL {
         for k in ScoreKind::ALL {
             let v = &j["spearman"][d.name()][k.name()];

@@ -276,21 +276,24 @@ fn alignment_from_detected_landmarks_matches_annotations() {
     assert_eq!(faces.len(), 12);
     let det = Detector::bundled().unwrap();
     let dist = |p: [f64; 2], q: [f64; 2]| ((p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2)).sqrt();
-    let (mut worst_template, mut errors) = (0f64, Vec::new());
+    let (mut worst_template, mut errors, mut means) = (0f64, Vec::new(), Vec::new());
     for (name, img, annotated) in &faces {
         let found = det.detect(img).unwrap();
         let face = nearest(&found, annotated);
         let m_det = similarity(&face.landmarks_f64(), &ARCFACE_TEMPLATE).unwrap();
         let m_ann = similarity(annotated, &ARCFACE_TEMPLATE).unwrap();
-        let (mut vs_template, mut vs_annotated) = (0f64, 0f64);
+        let (mut vs_template, mut vs_annotated, mut mean) = (0f64, 0f64, 0f64);
         for (p, t) in annotated.iter().zip(&ARCFACE_TEMPLATE) {
             let q = apply(&m_det, *p);
+            let d = dist(q, apply(&m_ann, *p));
             vs_template = vs_template.max(dist(q, *t));
-            vs_annotated = vs_annotated.max(dist(q, apply(&m_ann, *p)));
+            vs_annotated = vs_annotated.max(d);
+            mean += d / 5.0;
         }
         eprintln!(
-            "{name}: vs annotated alignment {vs_annotated:.2} px, vs template {vs_template:.2} px"
+            "{name}: vs annotated alignment mean {mean:.2} px, max {vs_annotated:.2} px, vs template {vs_template:.2} px"
         );
+        means.push(mean);
         worst_template = worst_template.max(vs_template);
         errors.push(vs_annotated);
         let aligned = grafiqs::align::align_face(img, &face.landmarks_f64()).unwrap();
@@ -301,6 +304,20 @@ fn alignment_from_detected_landmarks_matches_annotations() {
     eprintln!(
         "alignment (max over 5 points, 112x112): vs annotated alignment max {worst:.2} px, \
          {within3}/12 faces within 3 px; vs template max {worst_template:.2} px"
+    );
+    let worst_mean = means.iter().copied().fold(0f64, f64::max);
+    eprintln!("alignment: mean landmark displacement per face at most {worst_mean:.2} px");
+    // Where the five annotated points land, averaged per face: within 3 px except on the one
+    // strongly turned face (Alberto_Ruiz_Gallardon_0002), where MTCNN's landmark convention and
+    // the annotation disagree most (the detector itself matches facenet-pytorch to 1e-4 px).
+    let mean_within3 = means.iter().filter(|&&m| m <= 3.0).count();
+    assert!(
+        mean_within3 >= 11,
+        "mean alignment within 3 px on only {mean_within3}/12 faces"
+    );
+    assert!(
+        worst_mean <= 4.0,
+        "mean alignment difference {worst_mean:.2} px"
     );
     assert!(worst < 6.0, "alignment differs by {worst:.2} px");
     assert!(within3 >= 10, "only {within3}/12 faces within 3 px");

@@ -70,9 +70,16 @@ pub fn run(args: AssessArgs) -> Result<i32> {
             }
         };
         if let (Some(dir), Some(face)) = (&args.crops, a.faces.first()) {
-            let name = path.file_stem().map_or("face".into(), |s| s.to_string_lossy().into_owned());
+            let name = path
+                .file_stem()
+                .map_or("face".into(), |s| s.to_string_lossy().into_owned());
             let file = dir.join(format!("{name}.png"));
-            let bytes: Vec<u8> = face.aligned.data.iter().map(|v| v.round().clamp(0.0, 255.0) as u8).collect();
+            let bytes: Vec<u8> = face
+                .aligned
+                .data
+                .iter()
+                .map(|v| v.round().clamp(0.0, 255.0) as u8)
+                .collect();
             image::save_buffer(&file, &bytes, 112, 112, image::ExtendedColorType::Rgb8)
                 .map_err(|e| Error::Image(format!("{}: {e}", file.display())))?;
         }
@@ -81,14 +88,30 @@ pub fn run(args: AssessArgs) -> Result<i32> {
             v["path"] = serde_json::json!(path.display().to_string());
             out.push(v);
         } else {
-            println!("{} ({}x{}): {} face(s)", path.display(), a.width, a.height, a.faces.len());
+            println!(
+                "{} ({}x{}): {} face(s)",
+                path.display(),
+                a.width,
+                a.height,
+                a.faces.len()
+            );
             for (i, f) in a.faces.iter().enumerate() {
                 let m = &f.measures;
                 println!(
                     "  face {i}: box [{:.0}, {:.0}, {:.0}, {:.0}] p={:.3} eyes {:.0} px, yaw {:.0}° pitch {:.0}° roll {:.0}°, brightness {:.0}, sharpness {:.0}{}",
-                    f.bbox[0], f.bbox[1], f.bbox[2], f.bbox[3], f.confidence, m.face_size.value,
-                    m.yaw.value, m.pitch.value, m.roll.value, m.brightness.value, m.sharpness.value,
-                    f.quality.map_or(String::new(), |q| format!(", quality {q:.0}"))
+                    f.bbox[0],
+                    f.bbox[1],
+                    f.bbox[2],
+                    f.bbox[3],
+                    f.confidence,
+                    m.face_size.value,
+                    m.yaw.value,
+                    m.pitch.value,
+                    m.roll.value,
+                    m.brightness.value,
+                    m.sharpness.value,
+                    f.quality
+                        .map_or(String::new(), |q| format!(", quality {q:.0}"))
                 );
             }
             if a.advice.is_empty() {

@@ -420,19 +420,33 @@ struct DegradeArgs {
     quiet: bool,
 }
 
-/// What the same/different-person check came to.
-enum SameDiffOutcome {
-    Done(Box<SameDifferent>),
-    Skipped(String),
-}
+/// The outcome of the same/different-person check.
+type SameDiffOutcome = Box<SameDifferent>;
 
-/// Finds and aligns the faces of a folder without landmarks. No face detector is part of this
-/// build, so it reports why the check cannot run; a detector plugs in here.
-fn detect_and_align(dir: &Path) -> std::result::Result<Vec<IdentifiedFace>, String> {
-    Err(format!(
-        "no face detector in this build; the faces in {} have no landmarks to align them with",
-        dir.display()
-    ))
+/// Finds and aligns faces without landmarks with the bundled MTCNN detector: the most
+/// confident face of each image. Images where no face is found are left out (and named).
+fn detect_and_align(rows: Vec<super::LabelledFace>) -> Result<Vec<IdentifiedFace>> {
+    let detector = grafiqs::Detector::bundled()?;
+    let mut out = Vec::with_capacity(rows.len());
+    let mut missed = Vec::new();
+    for r in rows {
+        match detector.detect(&r.image)?.first() {
+            Some(face) => out.push(IdentifiedFace {
+                face: grafiqs::align::align_face(&r.image, &face.landmarks_f64())?,
+                name: r.file,
+                identity: r.identity,
+            }),
+            None => missed.push(r.file),
+        }
+    }
+    if !missed.is_empty() {
+        eprintln!(
+            "no face found in {} image(s): {}",
+            missed.len(),
+            missed.join(", ")
+        );
+    }
+    Ok(out)
 }
 
 fn run_degrade(args: DegradeArgs) -> Result<i32> {
@@ -487,13 +501,7 @@ fn run_degrade(args: DegradeArgs) -> Result<i32> {
         scorer.model().meta.architecture,
         scorer.backend().name(),
     );
-    let same_diff_line = match &same_diff {
-        None => None,
-        Some(SameDiffOutcome::Skipped(why)) => {
-            Some(format!("same/different-person check skipped: {why}"))
-        }
-        Some(SameDiffOutcome::Done(sd)) => Some(same_diff_summary(sd)),
-    };
+    let same_diff_line = same_diff.as_ref().map(|sd| same_diff_summary(sd));
     if json_to_stdout {
         eprint!("{summary}");
         if let Some(l) = &same_diff_line {
@@ -540,10 +548,7 @@ fn same_different_check(
             })
             .collect::<Result<Vec<_>>>()?
     } else {
-        match detect_and_align(dir) {
-            Ok(f) => f,
-            Err(why) => return Ok(SameDiffOutcome::Skipped(why)),
-        }
+        detect_and_align(rows)?
     };
     let sd = deg::same_different(
         scorer,
@@ -553,7 +558,7 @@ fn same_different_check(
         Protocol::Reestimate,
         edc::DEFAULT_RANDOM_ORDERS,
     )?;
-    Ok(SameDiffOutcome::Done(Box::new(sd)))
+    Ok(Box::new(sd))
 }
 
 fn same_diff_summary(sd: &SameDifferent) -> String {
@@ -658,8 +663,7 @@ fn degrade_json(
         .collect();
     let same_different = match same_diff {
         None => Value::Null,
-        Some(SameDiffOutcome::Skipped(why)) => json!({ "skipped": why }),
-        Some(SameDiffOutcome::Done(sd)) => json!(sd),
+        Some(sd) => json!(sd),
     };
     json!({
         "model": scorer.model().meta.architecture,

@@ -1,5 +1,6 @@
 //! Command-line interface (native only).
 
+mod assess;
 mod calibrate;
 mod convert;
 mod eval;
@@ -26,6 +27,9 @@ struct Cli {
 enum Command {
     /// Score face images; writes GraFIQs_<image|block1..4>.txt like the reference tool.
     Score(score::ScoreArgs),
+    /// Detect faces in photos or camera frames and report guidance measures and advice (plus
+    /// GraFIQs quality with --model/--weights).
+    Assess(assess::AssessArgs),
     /// Convert a PyTorch (.pth) or MXNet (.params + -symbol.json) checkpoint to a .grafiqs file.
     Convert(convert::ConvertArgs),
     /// Describe a model file (architecture, parameters, BatchNorm layers, metadata).
@@ -42,6 +46,7 @@ pub fn run() -> i32 {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Score(a) => score::run(a),
+        Command::Assess(a) => assess::run(a),
         Command::Convert(a) => convert::run(a),
         Command::Inspect(a) => convert::inspect(a),
         Command::Eval(a) => eval::run(a),

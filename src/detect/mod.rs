@@ -42,6 +42,9 @@ use crate::preprocess::RgbImage;
 use crate::scorer::BackendKind;
 
 /// The bundled MTCNN weights (facenet-pytorch 2.6.0, MIT), in the `.grafiqs` container.
+/// Native builds only: in the browser the npm package ships them as `mtcnn.grafiqs` beside
+/// the module, which keeps the `.wasm` small.
+#[cfg(not(target_family = "wasm"))]
 pub const BUNDLED_MODEL: &[u8] = include_bytes!("../../models/mtcnn.grafiqs");
 
 /// Frames with a longer side above this many pixels are downscaled before detection.
@@ -103,6 +106,7 @@ impl Detector {
     }
 
     /// The bundled facenet-pytorch weights ([`BUNDLED_MODEL`]) on the CPU backend.
+    #[cfg(not(target_family = "wasm"))]
     pub fn bundled() -> Result<Self> {
         Self::cpu(BUNDLED_MODEL)
     }
