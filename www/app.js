@@ -54,8 +54,9 @@ function renderAdvice(a) {
   const body = $('measures').tBodies[0];
   body.replaceChildren();
   if (!face) return;
-  for (const [key, m] of Object.entries(face.measures)) {
-    if (!m || !LABELS[key]) continue;
+  for (const key of Object.keys(LABELS)) {
+    const m = face.measures[key];
+    if (!m) continue;
     const tr = body.insertRow();
     tr.dataset.measure = key;
     tr.insertCell().textContent = LABELS[key][0];
