@@ -1,4 +1,5 @@
-//! MTCNN face detection time per 640×480 frame on the CPU backend (bundled weights).
+//! MTCNN face detection time per 640×480 frame on the CPU backend (bundled weights), and the
+//! full frame pipeline (detect + align + guidance + GraFIQs with the MobileFaceNet).
 //! The frame is `faces/lfw-colour/Alberto_Fujimori_0001.jpg` pasted at (195, 115) on a grey
 //! (127) canvas, as the `frame_640x480` parity case; without ../shared/assets a synthetic
 //! frame (no face) is used instead.
@@ -7,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use grafiqs::{Detector, RgbImage};
+use grafiqs::{Assessor, Detector, Model, RgbImage, Scorer};
 
 fn frame() -> (RgbImage, &'static str) {
     let (w, h) = (640usize, 480usize);
@@ -49,6 +50,26 @@ fn bench(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(15));
     g.bench_function(format!("640x480_{kind}"), |b| {
         b.iter(|| det.detect(&img).unwrap())
+    });
+    g.finish();
+
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/assets/models/insightface-mobilefacenet-y1");
+    let model = std::fs::read(dir.join("model-0000.params")).ok().and_then(|p| {
+        let s = std::fs::read_to_string(dir.join("model-symbol.json")).ok()?;
+        Model::from_mxnet(&p, &s, "mobilefacenet", None, "bench").ok()
+    });
+    let Some(model) = model else {
+        eprintln!("SKIPPED frame pipeline: ../shared/assets not found");
+        return;
+    };
+    let assessor = Assessor::new(Detector::bundled().unwrap(), Some(Scorer::cpu(model)));
+    let mut g = c.benchmark_group("frame_pipeline_cpu");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(15));
+    g.bench_function(format!("640x480_{kind}_mobilefacenet"), |b| {
+        b.iter(|| assessor.assess(&img, true).unwrap())
     });
     g.finish();
 }

@@ -8,7 +8,7 @@ target_dir=${CARGO_TARGET_DIR:-target}
 out=${BENCH_OUT:-.bench}
 mkdir -p "$out"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg)"
-cargo bench --features wgpu --bench scoring -- --noplot 2>&1 | tee "$out/criterion.txt"
+cargo bench --features wgpu --bench scoring --bench detect -- --noplot 2>&1 | tee "$out/criterion.txt"
 if python3 -c 'import torch' 2>/dev/null; then
   python3 tests/reference/bench_torch.py --reps 10 --json "$out/torch.json"
   python3 scripts/bench_report.py "$target_dir/criterion" "$out/torch.json" | tee "$out/report.md"
