@@ -74,6 +74,7 @@ impl Face {
 pub struct Detector {
     nets: mtcnn::Nets,
     backend: BackendKind,
+    min_face: f64,
 }
 
 impl Detector {
@@ -96,7 +97,22 @@ impl Detector {
         Ok(Self {
             nets: mtcnn::Nets::new(&params, device, backend != BackendKind::Cpu),
             backend,
+            min_face: mtcnn::MIN_FACE_SIZE,
         })
+    }
+
+    /// Searches only for faces of at least `px` pixels (default 20, as facenet-pytorch). The
+    /// image pyramid starts at scale 12/`px`, so a larger minimum is much faster: capture
+    /// guidance, where a usable face is far larger, uses [`crate::assess::GUIDANCE_MIN_FACE`].
+    /// Values below 12 are raised to 12.
+    pub fn with_min_face_size(mut self, px: f64) -> Self {
+        self.min_face = if px.is_finite() { px.max(12.0) } else { mtcnn::MIN_FACE_SIZE };
+        self
+    }
+
+    /// The smallest face size searched for, in pixels.
+    pub fn min_face_size(&self) -> f64 {
+        self.min_face
     }
 
     /// A detector on the default wgpu adapter (native), shared with [`crate::Scorer::wgpu`].
@@ -137,7 +153,7 @@ impl Detector {
         if let Some(i) = img.data.iter().position(|v| !v.is_finite()) {
             return Err(Error::Input(format!("pixel value {i} is not finite")));
         }
-        if w.min(h) < mtcnn::MIN_FACE_SIZE as usize {
+        if w.min(h) < self.min_face as usize {
             return Ok(Vec::new());
         }
         let longer = w.max(h);
@@ -145,17 +161,17 @@ impl Detector {
             let ratio = MAX_DETECT_SIDE as f64 / longer as f64;
             let dw = ((w as f64 * ratio).round() as usize).clamp(1, MAX_DETECT_SIDE);
             let dh = ((h as f64 * ratio).round() as usize).clamp(1, MAX_DETECT_SIDE);
-            if dw.min(dh) < mtcnn::MIN_FACE_SIZE as usize {
+            if dw.min(dh) < self.min_face as usize {
                 return Ok(Vec::new());
             }
             let small = mtcnn::area_resize(w, h, &img.data, dw, dh);
             let integral = mtcnn::Integral::new(dw, dh, &small);
             drop(small);
-            let faces = self.nets.detect(&integral).await?;
+            let faces = self.nets.detect(&integral, self.min_face).await?;
             (faces, w as f32 / dw as f32, h as f32 / dh as f32)
         } else {
             let integral = mtcnn::Integral::new(w, h, &img.data);
-            (self.nets.detect(&integral).await?, 1.0, 1.0)
+            (self.nets.detect(&integral, self.min_face).await?, 1.0, 1.0)
         };
         let mut faces: Vec<Face> = faces
             .into_iter()

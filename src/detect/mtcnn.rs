@@ -360,9 +360,9 @@ impl Nets {
     }
 
     /// Runs the cascade on `img` (`width × height`, interleaved RGB, 0…255).
-    pub(crate) async fn detect(&self, img: &Integral) -> Result<Vec<RawFace>> {
+    pub(crate) async fn detect(&self, img: &Integral, min_face: f64) -> Result<Vec<RawFace>> {
         let (w, h) = (img.width, img.height);
-        let scales = pyramid(w, h);
+        let scales = pyramid(w, h, min_face);
 
         // ---- Stage 1: P-Net on every pyramid level (one device read for all levels).
         let mut outs = Vec::new();
@@ -541,9 +541,10 @@ fn check_len(v: &[f32], n: usize) -> Result<()> {
     }
 }
 
-/// Pyramid scales, as facenet-pytorch computes them (in `f64`).
-pub(crate) fn pyramid(width: usize, height: usize) -> Vec<f64> {
-    let m = 12.0 / MIN_FACE_SIZE;
+/// Pyramid scales, as facenet-pytorch computes them (in `f64`), for faces of at least
+/// `min_face` pixels.
+pub(crate) fn pyramid(width: usize, height: usize, min_face: f64) -> Vec<f64> {
+    let m = 12.0 / min_face;
     let mut minl = width.min(height) as f64 * m;
     let mut scale = m;
     let mut scales = Vec::new();
@@ -789,11 +790,11 @@ mod tests {
     #[test]
     fn pyramid_matches_facenet_pytorch() {
         // facenet-pytorch on a 250×250 image: 0.6 · 0.709^k while 150 · 0.709^k ≥ 12.
-        let s = pyramid(250, 250);
+        let s = pyramid(250, 250, MIN_FACE_SIZE);
         assert_eq!(s.len(), 8);
         assert!((s[0] - 0.6).abs() < 1e-15 && (s[7] - 0.6 * 0.709f64.powi(7)).abs() < 1e-12);
-        assert!(pyramid(19, 1000).is_empty());
-        assert_eq!(pyramid(20, 20).len(), 1);
+        assert!(pyramid(19, 1000, MIN_FACE_SIZE).is_empty());
+        assert_eq!(pyramid(20, 20, MIN_FACE_SIZE).len(), 1);
     }
 
     #[test]
