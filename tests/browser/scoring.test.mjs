@@ -290,3 +290,33 @@ test('the worker helper scores off the main thread with the same numbers', async
   assert.ok(res.progress.includes('model'));
   await p.close();
 });
+
+for (const backend of ['webgpu', 'cpu']) {
+  test(`frame assessment on ${backend} matches native \`grafiqs assess\``, async (t) => {
+    if (!prep.mobilefacenet) return t.skip('shared assets not found');
+    const photo = path.join(h.assets, 'faces/lfw-colour/Alberto_Fujimori_0002.jpg');
+    const native = JSON.parse(
+      h.grafiqs('assess', '--json', '--model', path.join(prep.gen, 'mobilefacenet.grafiqs'), photo),
+    )[0];
+    const { p } = await page();
+    const a = await p.evaluate(async (backend) => {
+      const assessor = await grafiqs.createAssessor({ backend, detector: '/pkg/mtcnn.grafiqs', model: '/gen/mobilefacenet.grafiqs' });
+      const bmp = await createImageBitmap(await (await fetch('/assets/faces/lfw-colour/Alberto_Fujimori_0002.jpg')).blob());
+      const r = await assessor.assessFrame(bmp, { crops: false });
+      assessor.dispose();
+      return r;
+    }, backend);
+    assert.equal(a.backend, backend);
+    assert.equal(a.faces.length, native.faces.length);
+    const [f, n] = [a.faces[0], native.faces[0]];
+    const px = Math.max(...f.box.map((v, i) => Math.abs(v - n.box[i])), ...f.landmarks.flatMap((p, i) => p.map((v, j) => Math.abs(v - n.landmarks[i][j]))));
+    assert.ok(px <= 0.01, `box/landmarks within 0.01 px of native: ${px}`);
+    assert.ok(h.rel(f.quality, n.quality) <= 1e-3, `quality ${f.quality} vs ${n.quality}`);
+    for (const k of ['brightness', 'contrast', 'sharpness', 'yaw', 'roll']) {
+      assert.ok(Math.abs(f.measures[k].value - n.measures[k].value) <= 1e-3 * Math.max(1, Math.abs(n.measures[k].value)), `${k}`);
+    }
+    assert.deepEqual(a.advice.map((x) => x.code), native.advice);
+    console.log(`assess [${backend}]: box/landmark max diff ${px.toExponential(2)} px, quality ${f.quality.toFixed(3)} (native ${n.quality.toFixed(3)})`);
+    await p.close();
+  });
+}
