@@ -80,3 +80,4 @@ fmt:
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy $(CARGO_FLAGS) --all-targets -- -D warnings
+	$(CARGO) clippy --release --lib --target wasm32-unknown-unknown --no-default-features --features wgpu -- -D warnings

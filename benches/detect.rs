@@ -55,10 +55,12 @@ fn bench(c: &mut Criterion) {
 
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/assets/models/insightface-mobilefacenet-y1");
-    let model = std::fs::read(dir.join("model-0000.params")).ok().and_then(|p| {
-        let s = std::fs::read_to_string(dir.join("model-symbol.json")).ok()?;
-        Model::from_mxnet(&p, &s, "mobilefacenet", None, "bench").ok()
-    });
+    let model = std::fs::read(dir.join("model-0000.params"))
+        .ok()
+        .and_then(|p| {
+            let s = std::fs::read_to_string(dir.join("model-symbol.json")).ok()?;
+            Model::from_mxnet(&p, &s, "mobilefacenet", None, "bench").ok()
+        });
     let Some(model) = model else {
         eprintln!("SKIPPED frame pipeline: ../shared/assets not found");
         return;

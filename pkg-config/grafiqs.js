@@ -120,18 +120,21 @@ export function toRgba(image) {
   return { data: new Uint8Array(d.data.buffer, d.data.byteOffset, d.data.byteLength), width: w, height: h };
 }
 
-/** A model loaded on one backend. Create it with {@link createScorer}. */
-export class Scorer {
+/** What Scorer and Assessor share: a wasm object on one backend, and its lifetime. */
+class Backed {
   #inner;
   #webgpuFallback;
+  #what;
 
-  constructor(inner, webgpuFallback) {
+  constructor(inner, webgpuFallback, what) {
     this.#inner = inner;
     this.#webgpuFallback = webgpuFallback;
+    this.#what = what;
   }
 
-  #live() {
-    if (!this.#inner) throw new Error('grafiqs: the scorer was disposed');
+  /** The wasm object; throws once disposed. */
+  _live() {
+    if (!this.#inner) throw new Error(`grafiqs: the ${this.#what} was disposed`);
     return this.#inner;
   }
 
@@ -145,9 +148,25 @@ export class Scorer {
     return this.#webgpuFallback;
   }
 
+  /** Frees the model(s) and their GPU memory. Further calls reject. */
+  dispose() {
+    if (this.#inner) {
+      this.#inner.dispose();
+      this.#inner.free();
+      this.#inner = null;
+    }
+  }
+}
+
+/** A model loaded on one backend. Create it with {@link createScorer}. */
+export class Scorer extends Backed {
+  constructor(inner, webgpuFallback) {
+    super(inner, webgpuFallback, 'scorer');
+  }
+
   /** Model metadata (architecture, parameters, BatchNorm layers, calibration, provenance). */
   get info() {
-    return this.#live().info();
+    return this._live().info();
   }
 
   /**
@@ -156,7 +175,7 @@ export class Scorer {
    * file (Blob, File, ArrayBuffer, Uint8Array) which is decoded exactly like the native CLI.
    */
   async score(image, options = {}) {
-    const inner = this.#live();
+    const inner = this._live();
     const embedding = !!options.embedding;
     if (typeof Blob !== 'undefined' && image instanceof Blob) {
       image = new Uint8Array(await image.arrayBuffer());
@@ -169,7 +188,7 @@ export class Scorer {
 
   /** Scores several faces in one pass (same results as one by one; faster on the GPU). */
   async scoreBatch(images, options = {}) {
-    const inner = this.#live();
+    const inner = this._live();
     if (!Array.isArray(images) || images.length === 0) throw new TypeError('grafiqs: scoreBatch needs a non-empty array of images');
     const parts = images.map(toRgba);
     const total = parts.reduce((n, p) => n + p.data.length, 0);
@@ -187,17 +206,9 @@ export class Scorer {
 
   /** Device memory held by the backend's pool (`{ inUse, reserved }` bytes) or null. */
   memoryUsage() {
-    return this.#live().memoryUsage();
+    return this._live().memoryUsage();
   }
 
-  /** Frees the model and its GPU memory. Further calls reject. */
-  dispose() {
-    if (this.#inner) {
-      this.#inner.dispose();
-      this.#inner.free();
-      this.#inner = null;
-    }
-  }
 }
 
 /**
@@ -247,37 +258,19 @@ function crop(rgba) {
  * Face detection (MTCNN), alignment, guidance measures and advice for camera frames or photos,
  * plus GraFIQs quality once a recognition model is loaded. Create with {@link createAssessor}.
  */
-export class Assessor {
-  #inner;
-  #webgpuFallback;
-
+export class Assessor extends Backed {
   constructor(inner, webgpuFallback) {
-    this.#inner = inner;
-    this.#webgpuFallback = webgpuFallback;
-  }
-
-  #live() {
-    if (!this.#inner) throw new Error('grafiqs: the assessor was disposed');
-    return this.#inner;
-  }
-
-  /** "webgpu", "cpu" or "disposed". */
-  get backend() {
-    return this.#inner ? this.#inner.backend : 'disposed';
-  }
-
-  get fallbackReason() {
-    return this.#webgpuFallback;
+    super(inner, webgpuFallback, 'assessor');
   }
 
   /** Whether a recognition model is loaded (quality is reported only then). */
   get hasModel() {
-    return this.#live().hasModel;
+    return this._live().hasModel;
   }
 
   /** Loads a recognition model (URL or bytes) for GraFIQs quality; `null` removes it. */
   async setModel(model, options = {}) {
-    const inner = this.#live();
+    const inner = this._live();
     if (model === null || model === undefined) return inner.setModel(undefined);
     const bytes = toBytes(model) ?? (await loadModel(model, options));
     inner.setModel(bytes);
@@ -291,7 +284,7 @@ export class Assessor {
    * of the 112×112 crop) unless `{ crops: false }`.
    */
   async assessFrame(source, options = {}) {
-    const inner = this.#live();
+    const inner = this._live();
     const { data, width, height } = toRgba(source);
     const crops = options.crops ?? true;
     const a = await inner.assessRgba(data, width, height, options.score ?? true, crops);
@@ -299,13 +292,6 @@ export class Assessor {
     return a;
   }
 
-  dispose() {
-    if (this.#inner) {
-      this.#inner.dispose();
-      this.#inner.free();
-      this.#inner = null;
-    }
-  }
 }
 
 /**

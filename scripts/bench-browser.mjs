@@ -14,9 +14,12 @@ await cp(h.pkgDir, path.join(www, 'pkg'), { recursive: true });
 const prep = await h.prepare();
 const mounts = { '/models/': prep.gen, '/': www };
 let faces = '';
+let frame = '';
 if (prep.mobilefacenet) {
   mounts['/faces/'] = path.join(h.assets, 'faces/aligned-112');
   faces = prep.mobilefacenet.results.map((r) => `/faces/${path.basename(r.path)}`).join(',');
+  mounts['/lfw/'] = path.join(h.assets, 'faces/lfw-colour');
+  frame = '/lfw/Alberto_Fujimori_0001.jpg';
   h.grafiqs('convert', '--weights', path.join(h.assets, 'models/insightface-mobilefacenet-y1/model-0000.params'), '--backbone', 'mobilefacenet', '--out', path.join(prep.gen, 'mobilefacenet-f16.grafiqs'), '--f16');
 }
 const model = prep.mobilefacenet ? '/models/mobilefacenet-f16.grafiqs' : '/models/tiny.grafiqs';
@@ -27,7 +30,7 @@ const soak = process.env.SOAK ?? 1000;
 try {
   const page = await browser.newPage();
   page.on('console', (m) => process.stderr.write(`[page] ${m.text()}\n`));
-  await page.goto(`${server.url}/bench.html?auto&model=${model}&soakModel=/models/tiny.grafiqs&faces=${faces}&reps=${reps}&soak=${soak}`);
+  await page.goto(`${server.url}/bench.html?auto&model=${model}&soakModel=/models/tiny.grafiqs&faces=${faces}&reps=${reps}&soak=${soak}&frame=${frame}`);
   await page.waitForFunction(() => window.benchResult, null, { timeout: 0, polling: 1000 });
   const r = await page.evaluate(() => window.benchResult);
   const wasm = await readFile(path.join(h.pkgDir, 'grafiqs_wasm_bg.wasm'));
@@ -36,8 +39,8 @@ try {
   if (existsSync(path.join(prep.gen, 'mobilefacenet-f16.grafiqs'))) r.modelF16Bytes = (await stat(path.join(prep.gen, 'mobilefacenet-f16.grafiqs'))).size;
   console.log(JSON.stringify(r, null, 2));
   console.log(`\nadapter: ${JSON.stringify(r.adapter)}; wasm ${r.wasmBytes} B (${r.wasmGzipBytes} B gzip); model f16 ${r.modelF16Bytes ?? 'n/a'} B; wasm init ${r.wasmInitMs.toFixed(0)} ms`);
-  console.log('| backend | model load ms | first score ms | batch 1 ms/face | batch 8 ms/face | soak ms/score | JS heap start → end (MB) | device pool start → end (MB) |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log('| backend | model load ms | first score ms | batch 1 ms/face | batch 8 ms/face | 640×480 frame ms | soak ms/score | JS heap start → end (MB) | device pool start → end (MB) |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
   const mb = (v) => (v == null ? 'n/a' : (v / 1e6).toFixed(1));
   for (const [b, x] of Object.entries(r.backends)) {
     if (x.error) {
@@ -46,7 +49,7 @@ try {
     }
     const s = x.soak ?? {};
     const heapEnd = s.jsHeapEvery100?.at(-1);
-    console.log(`| ${b} | ${x.loadMs.toFixed(0)} | ${x.firstScoreMs.toFixed(0)} | ${x.batch1MsPerFace.toFixed(1)} | ${x.batch8MsPerFace.toFixed(1)} | ${s.msPerScore?.toFixed(1) ?? 'n/a'} | ${mb(s.jsHeapStart)} → ${mb(heapEnd)} | ${mb(s.devicePoolStart?.reserved)} → ${mb(s.devicePoolEnd?.reserved)} |`);
+    console.log(`| ${b} | ${x.loadMs.toFixed(0)} | ${x.firstScoreMs.toFixed(0)} | ${x.batch1MsPerFace.toFixed(1)} | ${x.batch8MsPerFace.toFixed(1)} | ${x.frameMs?.toFixed(0) ?? 'n/a'} | ${s.msPerScore?.toFixed(1) ?? 'n/a'} | ${mb(s.jsHeapStart)} → ${mb(heapEnd)} | ${mb(s.devicePoolStart?.reserved)} → ${mb(s.devicePoolEnd?.reserved)} |`);
   }
 } finally {
   await browser.close();

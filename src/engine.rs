@@ -35,6 +35,17 @@ pub struct Scores {
 }
 
 impl Scores {
+    /// Builds the five values from a function of the score kind.
+    pub fn from_fn(mut f: impl FnMut(ScoreKind) -> f64) -> Self {
+        Self {
+            image: f(ScoreKind::Image),
+            block1: f(ScoreKind::Block1),
+            block2: f(ScoreKind::Block2),
+            block3: f(ScoreKind::Block3),
+            block4: f(ScoreKind::Block4),
+        }
+    }
+
     /// The score of one kind.
     pub fn get(&self, kind: ScoreKind) -> f64 {
         match kind {
@@ -119,6 +130,73 @@ pub struct Network {
     output: usize,
     scored_layers: usize,
     embedding_size: usize,
+    /// Host copies of the running statistics of the GraFIQs BatchNorm layers, by node.
+    running: std::collections::HashMap<usize, (Vec<f32>, Vec<f32>)>,
+}
+
+/// Tensors collected by an inspection pass.
+#[derive(Default)]
+struct Probe {
+    /// (node, per-sample channel means `[N, C]`, biased variances `[N, C]`).
+    batchnorms: Vec<(usize, Tensor<2>, Tensor<2>)>,
+    /// (node, stage output).
+    stages: Vec<(usize, Tensor<4>)>,
+}
+
+/// Statistics of the input of one GraFIQs BatchNorm layer, for one image.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct BatchNormStats {
+    /// Layer name.
+    pub name: String,
+    /// Per-channel mean over H×W.
+    pub mean: Vec<f32>,
+    /// Per-channel biased variance over H×W.
+    pub var: Vec<f32>,
+    /// The layer's running mean (what the network was trained with).
+    pub running_mean: Vec<f32>,
+    /// The layer's running variance.
+    pub running_var: Vec<f32>,
+}
+
+/// One stage output (`block1` … `block4`) for one image.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct StageOutput {
+    /// Node name.
+    pub name: String,
+    /// `[C, H, W]`.
+    pub shape: [usize; 3],
+    /// `C·H·W` values, row-major.
+    pub data: Vec<f32>,
+}
+
+/// What the network computes for one image, layer by layer (no gradients).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Activations {
+    /// The embedding.
+    pub embedding: Vec<f32>,
+    /// Input statistics of every GraFIQs BatchNorm layer, in forward order.
+    pub batchnorms: Vec<BatchNormStats>,
+    /// The four stage outputs.
+    pub stages: Vec<StageOutput>,
+}
+
+impl Activations {
+    /// The GraFIQs loss recomputed from the statistics:
+    /// `(1/L) Σ_l [mean_c (μ − running_mean)² + mean_c (σ² − running_var)²]`.
+    pub fn loss(&self) -> f64 {
+        let mse = |a: &[f32], b: &[f32]| {
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
+                .sum::<f64>()
+                / a.len().max(1) as f64
+        };
+        self.batchnorms
+            .iter()
+            .map(|b| mse(&b.mean, &b.running_mean) + mse(&b.var, &b.running_var))
+            .sum::<f64>()
+            / self.batchnorms.len().max(1) as f64
+    }
 }
 
 struct Forward {
@@ -227,6 +305,20 @@ impl Network {
             stages: model.graph.stages,
             output: model.graph.output,
             scored_layers: info.scored_batchnorms.len(),
+            running: info
+                .scored_batchnorms
+                .iter()
+                .filter_map(|&i| match &model.graph.nodes[i].op {
+                    Op::BatchNorm { mean, var, .. } => Some((
+                        i,
+                        (
+                            model.params[mean].data.clone(),
+                            model.params[var].data.clone(),
+                        ),
+                    )),
+                    _ => None,
+                })
+                .collect(),
             embedding_size: info.embedding_size,
         }
     }
@@ -243,7 +335,12 @@ impl Network {
 
     /// Runs the network on `x` (`[N, 3, 112, 112]`, normalised). With `scoring`, collects the
     /// per-segment BatchNorm losses and cuts the graph at the stages.
-    fn forward(&self, x: Tensor<4>, scoring: bool) -> Result<Forward> {
+    fn forward(
+        &self,
+        x: Tensor<4>,
+        scoring: bool,
+        mut probe: Option<&mut Probe>,
+    ) -> Result<Forward> {
         let mut values: Vec<Option<Value>> = vec![None; self.layers.len()];
         let mut stage_out = Vec::with_capacity(4);
         let mut stage_leaf = Vec::with_capacity(4);
@@ -280,6 +377,14 @@ impl Network {
                     stats,
                 } => match arg(0)? {
                     Value::Map(a) => {
+                        if let (Some(p), Some(_)) = (probe.as_deref_mut(), stats) {
+                            let [n, c, h, w] = a.dims();
+                            let a3 = a.clone().reshape([n, c, h * w]);
+                            let mu = a3.clone().mean_dim(2);
+                            let var = (a3 - mu.clone()).square().mean_dim(2);
+                            p.batchnorms
+                                .push((i, mu.reshape([n, c]), var.reshape([n, c])));
+                        }
                         if scoring && let Some((rm, rv)) = stats {
                             let term = bn_stat_loss(a.clone(), rm.clone(), rv.clone());
                             let acc = &mut segment_loss[segment];
@@ -330,6 +435,11 @@ impl Network {
                     })
                 }
             };
+            if let Some(p) = probe.as_deref_mut()
+                && self.stages.contains(&i)
+            {
+                p.stages.push((i, out.clone().map(name)?));
+            }
             let out = if scoring && self.stages.get(segment) == Some(&i) {
                 let attached = out.map(name)?;
                 let leaf = attached.clone().detach().require_grad();
@@ -381,7 +491,7 @@ impl Network {
     /// row-major). All device reads are asynchronous, as WebGPU requires.
     pub async fn score(&self, data: Vec<f32>, n: usize) -> Result<Vec<Raw>> {
         let x = self.input(data, n)?.require_grad();
-        let fwd = self.forward(x.clone(), true)?;
+        let fwd = self.forward(x.clone(), true, None)?;
         let inv = 1.0 / self.scored_layers as f64;
         let mut grads: Vec<Tensor<4>> = Vec::with_capacity(5);
         let mut upstream: Option<Tensor<4>> = None;
@@ -453,10 +563,54 @@ impl Network {
         Ok(out)
     }
 
+    /// Per-layer BatchNorm input statistics, stage outputs and embedding for `n` normalised
+    /// images (inference, no gradients).
+    pub async fn activations(&self, data: Vec<f32>, n: usize) -> Result<Vec<Activations>> {
+        let x = self.input(data, n)?.without_autodiff();
+        let mut probe = Probe::default();
+        let fwd = self.forward(x, false, Some(&mut probe))?;
+        let emb = read(fwd.embedding).await?;
+        let e = self.embedding_size;
+        let mut out: Vec<Activations> = (0..n)
+            .map(|i| Activations {
+                embedding: emb[i * e..(i + 1) * e].to_vec(),
+                batchnorms: Vec::new(),
+                stages: Vec::new(),
+            })
+            .collect();
+        for (node, mu, var) in probe.batchnorms {
+            let c = mu.dims()[1];
+            let (mu, var) = (read(mu).await?, read(var).await?);
+            let (rm, rv) = &self.running[&node];
+            for (i, a) in out.iter_mut().enumerate() {
+                a.batchnorms.push(BatchNormStats {
+                    name: self.names[node].clone(),
+                    mean: mu[i * c..(i + 1) * c].to_vec(),
+                    var: var[i * c..(i + 1) * c].to_vec(),
+                    running_mean: rm.clone(),
+                    running_var: rv.clone(),
+                });
+            }
+        }
+        for (node, t) in probe.stages {
+            let [_, c, h, w] = t.dims();
+            let v = read(t).await?;
+            let len = c * h * w;
+            for (i, a) in out.iter_mut().enumerate() {
+                a.stages.push(StageOutput {
+                    name: self.names[node].clone(),
+                    shape: [c, h, w],
+                    data: v[i * len..(i + 1) * len].to_vec(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
     /// Embeddings only (inference, no gradients), `[N, embedding]` row-major.
     pub async fn embed(&self, data: Vec<f32>, n: usize) -> Result<Vec<Vec<f32>>> {
         let x = self.input(data, n)?.without_autodiff();
-        let fwd = self.forward(x, false)?;
+        let fwd = self.forward(x, false, None)?;
         let emb = read(fwd.embedding).await?;
         Ok(emb
             .chunks(self.embedding_size)
@@ -477,7 +631,8 @@ fn bn_stat_loss(a: Tensor<4>, rm: Tensor<2>, rv: Tensor<2>) -> Tensor<2> {
     dm + dv
 }
 
-async fn read<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
+/// Reads a tensor back to the host asynchronously (the only read WebGPU allows).
+pub(crate) async fn read<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
     let data = t
         .into_data_async()
         .await

@@ -2,7 +2,7 @@
 
 use burn::tensor::Device;
 
-use crate::engine::{Network, Raw, Scores};
+use crate::engine::{Activations, Network, Raw, Scores};
 use crate::error::{Error, Result};
 use crate::model::{Calibration, Model};
 use crate::preprocess::RgbImage;
@@ -185,6 +185,23 @@ impl Scorer {
             return Err(Error::Input(format!("input value {i} is not finite")));
         }
         Ok(self.finish(self.net.score(data, n).await?))
+    }
+
+    /// Per-layer BatchNorm input statistics (what GraFIQs compares with the running
+    /// statistics), the four stage outputs and the embedding of each face (no gradients).
+    pub async fn activations_async(&self, faces: &[RgbImage]) -> Result<Vec<Activations>> {
+        if faces.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.net
+            .activations(self.prepare(faces, ChannelOrder::Rgb), faces.len())
+            .await
+    }
+
+    /// Blocking [`Scorer::activations_async`] (native only).
+    #[cfg(not(target_family = "wasm"))]
+    pub fn activations(&self, faces: &[RgbImage]) -> Result<Vec<Activations>> {
+        block_on(self.activations_async(faces))
     }
 
     /// Embeddings without gradients (faster when no quality is needed).

@@ -16,6 +16,7 @@ use crate::error::Error;
 use crate::model::Model;
 use crate::preprocess::RgbImage;
 use crate::scorer::{BackendKind, Scored, Scorer};
+use std::future::Future;
 
 /// Largest batch accepted in one call (bounds memory on small devices).
 pub const MAX_BATCH: usize = 64;
@@ -76,17 +77,98 @@ fn webgpu_device() -> Result<Device, String> {
         .unwrap_or_else(|| Err("call initWebGpu() first".into()))
 }
 
-struct State {
-    scorer: Rc<Scorer>,
+/// A computing object (scorer or assessor) on one backend, with what is needed to rebuild it
+/// on the CPU when the GPU fails.
+struct Slot<T> {
+    worker: Rc<T>,
     backend: &'static str,
-    model: Model,
     fallback: Option<String>,
+    cpu: Box<dyn Fn() -> Result<T, JsValue>>,
+}
+
+type Shared<T> = Rc<RefCell<Option<Slot<T>>>>;
+
+fn live<T, R>(state: &Shared<T>, what: &str, f: impl FnOnce(&Slot<T>) -> R) -> Result<R, JsValue> {
+    let st = state.borrow();
+    let s = st
+        .as_ref()
+        .ok_or_else(|| js_err(format!("the {what} was disposed")))?;
+    Ok(f(s))
+}
+
+/// Runs `op` on the slot's worker; if it fails with a backend (device) error on WebGPU, the
+/// slot moves to the CPU for good and `op` runs again there. Returns the result with the
+/// backend that produced it and the fallback reason, if any.
+async fn with_fallback<T, R, Fut>(
+    state: &Shared<T>,
+    what: &str,
+    op: impl Fn(Rc<T>) -> Fut,
+) -> Result<(R, &'static str, Option<String>), JsValue>
+where
+    Fut: Future<Output = Result<R, Error>>,
+{
+    let (worker, backend) = live(state, what, |s| (s.worker.clone(), s.backend))?;
+    let result = match op(worker).await {
+        Err(Error::Backend(why)) if backend == "webgpu" => {
+            let cpu = {
+                let mut st = state.borrow_mut();
+                let s = st
+                    .as_mut()
+                    .ok_or_else(|| js_err(format!("the {what} was disposed")))?;
+                if s.backend == "webgpu" {
+                    s.worker = Rc::new((s.cpu)()?);
+                    s.backend = "cpu";
+                    s.fallback = Some(format!("WebGPU failed, switched to CPU: {why}"));
+                }
+                s.worker.clone()
+            };
+            op(cpu).await
+        }
+        other => other,
+    };
+    let r = result.map_err(js_err)?;
+    let st = state.borrow();
+    let (b, f) = st
+        .as_ref()
+        .map_or(("disposed", None), |s| (s.backend, s.fallback.clone()));
+    Ok((r, b, f))
+}
+
+fn backend_of<T>(state: &Shared<T>) -> String {
+    state
+        .borrow()
+        .as_ref()
+        .map_or("disposed", |s| s.backend)
+        .to_string()
+}
+
+fn dispose_slot<T>(state: &Shared<T>, device: impl Fn(&T) -> Device) {
+    if let Some(s) = state.borrow_mut().take() {
+        let d = device(&s.worker);
+        drop(s);
+        d.memory_cleanup();
+    }
+}
+
+fn device_for(backend: &str) -> Result<(Device, BackendKind, &'static str), JsValue> {
+    match backend {
+        "webgpu" => Ok((
+            webgpu_device().map_err(js_err)?,
+            BackendKind::Wgpu,
+            "webgpu",
+        )),
+        "cpu" => Ok((Device::flex(), BackendKind::Cpu, "cpu")),
+        other => Err(js_err(format!(
+            "unknown backend `{other}` (expected \"webgpu\" or \"cpu\")"
+        ))),
+    }
 }
 
 /// A scorer bound to one model and one backend (`"webgpu"` or `"cpu"`).
 #[wasm_bindgen]
 pub struct WasmScorer {
-    state: Rc<RefCell<Option<State>>>,
+    state: Shared<Scorer>,
+    model: Model,
 }
 
 fn scored_to_js(r: &Scored, backend: &str, fallback: Option<&str>, embedding: bool) -> JsValue {
@@ -121,49 +203,35 @@ impl WasmScorer {
     #[wasm_bindgen(constructor)]
     pub fn new(model: &[u8], backend: &str) -> Result<WasmScorer, JsValue> {
         let model = Model::from_bytes(model).map_err(js_err)?;
-        let scorer = match backend {
-            "webgpu" => {
-                let device = webgpu_device().map_err(js_err)?;
-                Scorer::on_device(model.clone(), &device, BackendKind::Wgpu)
-            }
-            "cpu" => Scorer::cpu(model.clone()),
-            other => {
-                return Err(js_err(format!(
-                    "unknown backend `{other}` (expected \"webgpu\" or \"cpu\")"
-                )));
-            }
-        };
-        let backend = if backend == "webgpu" { "webgpu" } else { "cpu" };
+        let (device, kind, backend) = device_for(backend)?;
+        let scorer = Scorer::on_device(model.clone(), &device, kind);
+        let for_cpu = model.clone();
         Ok(WasmScorer {
-            state: Rc::new(RefCell::new(Some(State {
-                scorer: Rc::new(scorer),
+            state: Rc::new(RefCell::new(Some(Slot {
+                worker: Rc::new(scorer),
                 backend,
-                model,
                 fallback: None,
+                cpu: Box::new(move || Ok(Scorer::cpu(for_cpu.clone()))),
             }))),
+            model,
         })
     }
 
     /// `"webgpu"` or `"cpu"` (after a lost GPU device: `"cpu"`); `"disposed"` after dispose().
     #[wasm_bindgen(getter)]
     pub fn backend(&self) -> String {
-        self.state
-            .borrow()
-            .as_ref()
-            .map_or("disposed", |s| s.backend)
-            .to_string()
+        backend_of(&self.state)
     }
 
     /// Model metadata: architecture, parameters, BatchNorm layers, embedding size, stages,
     /// provenance, calibration.
     pub fn info(&self) -> Result<JsValue, JsValue> {
-        let st = self.state.borrow();
-        let s = st
-            .as_ref()
-            .ok_or_else(|| js_err("the scorer was disposed"))?;
-        let m = &s.model;
-        let (cal, calibrated) = s.scorer.calibration();
-        let v = serde_json::json!({
+        let (cal, calibrated) = live(&self.state, "scorer", |s| {
+            let (c, k) = s.worker.calibration();
+            (c.clone(), k)
+        })?;
+        let m = &self.model;
+        to_js(&serde_json::json!({
             "architecture": m.meta.architecture,
             "parameters": m.info().parameter_count,
             "batchnormLayers": m.info().scored_batchnorms.len(),
@@ -173,8 +241,7 @@ impl WasmScorer {
             "provenance": m.meta.provenance,
             "calibration": cal,
             "calibrated": calibrated,
-        });
-        to_js(&v)
+        }))
     }
 
     /// Scores faces given as concatenated RGBA bytes; `sizes` holds `[w0, h0, w1, h1, …]`.
@@ -183,7 +250,7 @@ impl WasmScorer {
     #[wasm_bindgen(js_name = scoreRgba)]
     pub fn score_rgba(&self, rgba: Vec<u8>, sizes: Vec<u32>, embedding: bool) -> Promise {
         let faces = (|| -> Result<Vec<RgbImage>, Error> {
-            if sizes.is_empty() || sizes.len() % 2 != 0 {
+            if sizes.is_empty() || !sizes.len().is_multiple_of(2) {
                 return Err(Error::Input(
                     "sizes must hold a width and a height per image".into(),
                 ));
@@ -236,41 +303,15 @@ impl WasmScorer {
     fn run(&self, faces: Result<Vec<RgbImage>, Error>, embedding: bool) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move {
-            let faces = faces.map_err(js_err)?;
-            let (scorer, backend) = {
-                let st = state.borrow();
-                let s = st
-                    .as_ref()
-                    .ok_or_else(|| js_err("the scorer was disposed"))?;
-                (s.scorer.clone(), s.backend)
-            };
-            let result = match scorer.score_async(&faces).await {
-                Err(Error::Backend(why)) if backend == "webgpu" => {
-                    // The GPU device failed (lost, out of memory): continue on the CPU.
-                    let cpu = {
-                        let mut st = state.borrow_mut();
-                        let s = st
-                            .as_mut()
-                            .ok_or_else(|| js_err("the scorer was disposed"))?;
-                        if s.backend == "webgpu" {
-                            s.scorer = Rc::new(Scorer::cpu(s.model.clone()));
-                            s.backend = "cpu";
-                            s.fallback = Some(format!("WebGPU failed, switched to CPU: {why}"));
-                        }
-                        s.scorer.clone()
-                    };
-                    cpu.score_async(&faces).await
-                }
-                other => other,
-            };
-            let results = result.map_err(js_err)?;
-            let st = state.borrow();
-            let (backend, fallback) = st
-                .as_ref()
-                .map_or(("disposed", None), |s| (s.backend, s.fallback.as_deref()));
+            let faces = Rc::new(faces.map_err(js_err)?);
+            let (results, backend, fallback) = with_fallback(&state, "scorer", |s: Rc<Scorer>| {
+                let faces = faces.clone();
+                async move { s.score_async(&faces).await }
+            })
+            .await?;
             let out = Array::new();
             for r in &results {
-                out.push(&scored_to_js(r, backend, fallback, embedding));
+                out.push(&scored_to_js(r, backend, fallback.as_deref(), embedding));
             }
             Ok(out.into())
         })
@@ -278,22 +319,19 @@ impl WasmScorer {
 
     /// Releases the model and its device memory. Later calls reject.
     pub fn dispose(&self) {
-        if let Some(s) = self.state.borrow_mut().take() {
-            let device = s.scorer.device().clone();
-            drop(s);
-            device.memory_cleanup();
-        }
+        dispose_slot(&self.state, |s: &Scorer| s.device().clone());
     }
 
     /// Bytes of device memory held by the backend's pool, when it reports it
     /// (`{ inUse, reserved }`), else `null`.
     #[wasm_bindgen(js_name = memoryUsage)]
     pub fn memory_usage(&self) -> JsValue {
-        let st = self.state.borrow();
-        let Some(s) = st.as_ref() else {
-            return JsValue::NULL;
-        };
-        match s.scorer.device().memory_pool_usage() {
+        let usage = live(&self.state, "scorer", |s| {
+            s.worker.device().memory_pool_usage()
+        })
+        .ok()
+        .flatten();
+        match usage {
             Some(u) => {
                 let o = Object::new();
                 let _ = Reflect::set(&o, &"inUse".into(), &(u.bytes_in_use as f64).into());
@@ -305,46 +343,38 @@ impl WasmScorer {
     }
 }
 
-fn device_for(backend: &str) -> Result<(Device, BackendKind, &'static str), JsValue> {
-    match backend {
-        "webgpu" => Ok((
-            webgpu_device().map_err(js_err)?,
-            BackendKind::Wgpu,
-            "webgpu",
-        )),
-        "cpu" => Ok((Device::flex(), BackendKind::Cpu, "cpu")),
-        other => Err(js_err(format!(
-            "unknown backend `{other}` (expected \"webgpu\" or \"cpu\")"
-        ))),
-    }
+fn build_assessor(
+    detector: &[u8],
+    model: Option<&Model>,
+    backend: &str,
+) -> Result<(Assessor, &'static str), JsValue> {
+    let (device, kind, name) = device_for(backend)?;
+    let det = Detector::on_device(detector, &device, kind).map_err(js_err)?;
+    let scorer = model.map(|m| Scorer::on_device(m.clone(), &device, kind));
+    Ok((Assessor::new(det, scorer), name))
 }
 
-struct AState {
-    assessor: Rc<Assessor>,
-    backend: &'static str,
-    detector: Vec<u8>,
+fn assessor_slot(
+    detector: Rc<Vec<u8>>,
     model: Option<Model>,
-    fallback: Option<String>,
-}
-
-impl AState {
-    fn build(
-        detector: &[u8],
-        model: Option<&Model>,
-        backend: &str,
-    ) -> Result<(Assessor, &'static str), JsValue> {
-        let (device, kind, name) = device_for(backend)?;
-        let det = Detector::on_device(detector, &device, kind).map_err(js_err)?;
-        let scorer = model.map(|m| Scorer::on_device(m.clone(), &device, kind));
-        Ok((Assessor::new(det, scorer), name))
-    }
+    backend: &str,
+) -> Result<Slot<Assessor>, JsValue> {
+    let (assessor, backend) = build_assessor(&detector, model.as_ref(), backend)?;
+    Ok(Slot {
+        worker: Rc::new(assessor),
+        backend,
+        fallback: None,
+        cpu: Box::new(move || Ok(build_assessor(&detector, model.as_ref(), "cpu")?.0)),
+    })
 }
 
 /// Capture guidance on one backend: face detection, alignment, guidance measures and advice,
 /// plus GraFIQs quality once a recognition model is set.
 #[wasm_bindgen]
 pub struct WasmAssessor {
-    state: Rc<RefCell<Option<AState>>>,
+    state: Shared<Assessor>,
+    detector: Rc<Vec<u8>>,
+    has_model: std::cell::Cell<bool>,
 }
 
 fn assessment_to_js(
@@ -404,15 +434,12 @@ impl WasmAssessor {
     /// `initWebGpu()`, or `"cpu"`).
     #[wasm_bindgen(constructor)]
     pub fn new(detector: &[u8], backend: &str) -> Result<WasmAssessor, JsValue> {
-        let (assessor, backend) = AState::build(detector, None, backend)?;
+        let detector = Rc::new(detector.to_vec());
+        let slot = assessor_slot(detector.clone(), None, backend)?;
         Ok(WasmAssessor {
-            state: Rc::new(RefCell::new(Some(AState {
-                assessor: Rc::new(assessor),
-                backend,
-                detector: detector.to_vec(),
-                model: None,
-                fallback: None,
-            }))),
+            state: Rc::new(RefCell::new(Some(slot))),
+            detector,
+            has_model: std::cell::Cell::new(false),
         })
     }
 
@@ -423,33 +450,24 @@ impl WasmAssessor {
             .map(|b| Model::from_bytes(&b))
             .transpose()
             .map_err(js_err)?;
-        let mut st = self.state.borrow_mut();
-        let s = st
-            .as_mut()
-            .ok_or_else(|| js_err("the assessor was disposed"))?;
-        let (assessor, _) = AState::build(&s.detector, model.as_ref(), s.backend)?;
-        s.assessor = Rc::new(assessor);
-        s.model = model;
+        let backend = live(&self.state, "assessor", |s| s.backend)?;
+        let has = model.is_some();
+        let slot = assessor_slot(self.detector.clone(), model, backend)?;
+        *self.state.borrow_mut() = Some(slot);
+        self.has_model.set(has);
         Ok(())
     }
 
     /// `"webgpu"`, `"cpu"` or `"disposed"`.
     #[wasm_bindgen(getter)]
     pub fn backend(&self) -> String {
-        self.state
-            .borrow()
-            .as_ref()
-            .map_or("disposed", |s| s.backend)
-            .to_string()
+        backend_of(&self.state)
     }
 
     /// Whether a recognition model is loaded.
     #[wasm_bindgen(getter, js_name = hasModel)]
     pub fn has_model(&self) -> bool {
-        self.state
-            .borrow()
-            .as_ref()
-            .is_some_and(|s| s.model.is_some())
+        self.has_model.get()
     }
 
     /// Assesses one RGBA frame. Resolves to `{ width, height, ready, advice: [{code, message}],
@@ -466,49 +484,20 @@ impl WasmAssessor {
     ) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move {
-            let frame =
-                RgbImage::from_rgba8(width as usize, height as usize, &rgba).map_err(js_err)?;
-            let (assessor, backend) = {
-                let st = state.borrow();
-                let s = st
-                    .as_ref()
-                    .ok_or_else(|| js_err("the assessor was disposed"))?;
-                (s.assessor.clone(), s.backend)
-            };
-            let result = match assessor.assess_async(&frame, score).await {
-                Err(Error::Backend(why)) if backend == "webgpu" => {
-                    let cpu = {
-                        let mut st = state.borrow_mut();
-                        let s = st
-                            .as_mut()
-                            .ok_or_else(|| js_err("the assessor was disposed"))?;
-                        if s.backend == "webgpu" {
-                            let (a, name) = AState::build(&s.detector, s.model.as_ref(), "cpu")?;
-                            s.assessor = Rc::new(a);
-                            s.backend = name;
-                            s.fallback = Some(format!("WebGPU failed, switched to CPU: {why}"));
-                        }
-                        s.assessor.clone()
-                    };
-                    cpu.assess_async(&frame, score).await
-                }
-                other => other,
-            };
-            let a = result.map_err(js_err)?;
-            let st = state.borrow();
-            let (backend, fallback) = st
-                .as_ref()
-                .map_or(("disposed", None), |s| (s.backend, s.fallback.as_deref()));
-            assessment_to_js(&a, backend, fallback, crops)
+            let frame = Rc::new(
+                RgbImage::from_rgba8(width as usize, height as usize, &rgba).map_err(js_err)?,
+            );
+            let (a, backend, fallback) = with_fallback(&state, "assessor", |s: Rc<Assessor>| {
+                let frame = frame.clone();
+                async move { s.assess_async(&frame, score).await }
+            })
+            .await?;
+            assessment_to_js(&a, backend, fallback.as_deref(), crops)
         })
     }
 
     /// Releases the detector, the model and their device memory.
     pub fn dispose(&self) {
-        if let Some(s) = self.state.borrow_mut().take() {
-            let device = s.assessor.detector().device().clone();
-            drop(s);
-            device.memory_cleanup();
-        }
+        dispose_slot(&self.state, |a: &Assessor| a.detector().device().clone());
     }
 }

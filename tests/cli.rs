@@ -3,28 +3,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
 use common::*;
-
-fn grafiqs(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_grafiqs"))
-        .args(args)
-        .output()
-        .expect("run grafiqs")
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("grafiqs-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 fn parse_scores(path: &Path) -> Vec<(String, f64)> {
     std::fs::read_to_string(path)

@@ -4,34 +4,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
 use common::*;
 use grafiqs::eval::degrade::{self, Degradation, IdentifiedFace, LEVELS};
 use grafiqs::{Calibration, ScoreKind, Scorer};
-
-fn grafiqs(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_grafiqs"))
-        .args(args)
-        .output()
-        .expect("run grafiqs")
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("grafiqs-degrade-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn identity(file: &str) -> String {
     file.rsplit_once('_').unwrap().0.to_string()
@@ -244,7 +219,7 @@ fn cli_calibrate_round_trip() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let face = assets.join("faces/aligned-112/Aaron_Eckhart_0001.jpg");
-    let score = |model: &Path| {
+    let score = |model: &std::path::Path| {
         let o = grafiqs(&[
             "score",
             s(&face),

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::*;
@@ -463,24 +463,6 @@ fn matches_numpy_reference() {
 // ---------------------------------------------------------------------------------------------
 // The command-line tool.
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("grafiqs-eval-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn grafiqs(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_grafiqs"))
-        .args(args)
-        .output()
-        .expect("run grafiqs")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
 fn expected_case(fmr: f64, protocol: &str) -> serde_json::Value {
     let fx = json(fixtures().join("edc_expected.json"));
     fx["cases"]
@@ -494,7 +476,7 @@ fn expected_case(fmr: f64, protocol: &str) -> serde_json::Value {
 
 #[test]
 fn cli_edc_several_methods() {
-    let dir = scratch("several");
+    let dir = tmpdir("several");
     let (out_json, out_csv, out_svg) = (
         dir.join("edc.json"),
         dir.join("edc.csv"),
@@ -577,7 +559,7 @@ fn cli_edc_several_methods() {
 
 #[test]
 fn cli_edc_single_method_higher_is_better() {
-    let dir = scratch("single");
+    let dir = tmpdir("single");
     let out_json = dir.join("edc.json");
     let fx = fixtures();
     let o = grafiqs(&[
@@ -615,7 +597,7 @@ fn cli_edc_single_method_higher_is_better() {
 
 #[test]
 fn cli_edc_malformed_file_names_file_and_line() {
-    let dir = scratch("malformed");
+    let dir = tmpdir("malformed");
     let bad = dir.join("bad_comparisons.txt");
     std::fs::write(&bad, "a b 1 0.5\n# comment\nc d 0 not-a-number\n").unwrap();
     let quality = dir.join("q.txt");

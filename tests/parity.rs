@@ -224,3 +224,60 @@ fn blur_raises_block1_on_real_faces() {
     );
     assert!(rho >= 0.8, "Spearman {rho:.3} < 0.8");
 }
+
+/// The inspection pass exposes what GraFIQs compares: per-layer BatchNorm input statistics
+/// (recomputing the loss from them gives the scoring pass's loss), the stage outputs at
+/// 56/28/14/7 px, and the same embedding.
+#[test]
+fn activations_expose_batchnorm_statistics_and_stages() {
+    let mut cases = vec![(
+        "tiny",
+        tiny_model(),
+        [8usize, 8, 16, 16],
+        RgbImage::decode(&read(fixtures().join("tiny_img1.png"))).unwrap(),
+    )];
+    if let Some(assets) = assets() {
+        let face = RgbImage::decode(&read(assets.join("faces/aligned-112/1.jpg"))).unwrap();
+        cases.push((
+            "mobilefacenet",
+            mobilefacenet(&assets),
+            [64, 64, 128, 128],
+            face,
+        ));
+    }
+    for (name, model, widths, face) in cases {
+        let layers = model.batchnorm_count();
+        for (backend, scorer) in scorers(&model) {
+            let a = &scorer.activations(std::slice::from_ref(&face)).unwrap()[0];
+            let s = &scorer.score(std::slice::from_ref(&face)).unwrap()[0];
+            assert_eq!(a.batchnorms.len(), layers);
+            let r = rel(a.loss(), s.loss);
+            assert!(
+                r < 1e-4,
+                "[{backend}] {name}: loss from statistics {} vs {}",
+                a.loss(),
+                s.loss
+            );
+            for (k, st) in a.stages.iter().enumerate() {
+                let side = 56 >> k;
+                assert_eq!(
+                    st.shape,
+                    [widths[k], side, side],
+                    "[{backend}] {name} {}",
+                    st.name
+                );
+                assert_eq!(st.data.len(), widths[k] * side * side);
+            }
+            let e = a
+                .embedding
+                .iter()
+                .zip(&s.embedding)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0f32, f32::max);
+            assert!(e < 1e-4, "[{backend}] {name}: embedding differs by {e}");
+            eprintln!(
+                "{name} [{backend}]: {layers} BatchNorm layers, loss from statistics rel err {r:.1e}"
+            );
+        }
+    }
+}

@@ -1,5 +1,5 @@
 // Browser benchmark: timings per backend and batch size, first load, memory growth.
-import { createScorer, initialize, toRgba } from './pkg/grafiqs.js';
+import { createAssessor, createScorer, initialize, toRgba } from './pkg/grafiqs.js';
 
 const q = new URLSearchParams(location.search);
 const log = (s) => {
@@ -69,6 +69,30 @@ export async function run() {
       log(`${backend} batch ${batch}: ${median(times).toFixed(1)} ms/face (median of ${reps})`);
     }
     s.dispose();
+
+    // Full frame pipeline: detect + align + guidance + GraFIQs on a 640×480 frame.
+    const frameUrl = q.get('frame');
+    if (frameUrl) {
+      const img = await createImageBitmap(await (await fetch(frameUrl)).blob());
+      const c = new OffscreenCanvas(640, 480);
+      const ctx = c.getContext('2d');
+      ctx.fillStyle = '#808080';
+      ctx.fillRect(0, 0, 640, 480);
+      ctx.drawImage(img, (640 - img.width) / 2, (480 - img.height) / 2);
+      const frame = ctx.getImageData(0, 0, 640, 480);
+      const a = await createAssessor({ backend, model });
+      const first = await a.assessFrame(frame);
+      const times = [];
+      for (let i = 0; i < reps; i++) {
+        t = performance.now();
+        await a.assessFrame(frame);
+        times.push(performance.now() - t);
+      }
+      r.frameMs = median(times);
+      r.frameFaces = first.faces.length;
+      log(`${backend} frame pipeline 640x480: ${r.frameMs.toFixed(0)} ms (${(1000 / r.frameMs).toFixed(1)} frames/s), ${first.faces.length} face(s)`);
+      a.dispose();
+    }
 
     if (soak > 0) {
       const m = await createScorer({ model: soakModel, backend });

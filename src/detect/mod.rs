@@ -106,7 +106,11 @@ impl Detector {
     /// guidance, where a usable face is far larger, uses [`crate::assess::GUIDANCE_MIN_FACE`].
     /// Values below 12 are raised to 12.
     pub fn with_min_face_size(mut self, px: f64) -> Self {
-        self.min_face = if px.is_finite() { px.max(12.0) } else { mtcnn::MIN_FACE_SIZE };
+        self.min_face = if px.is_finite() {
+            px.max(12.0)
+        } else {
+            mtcnn::MIN_FACE_SIZE
+        };
         self
     }
 

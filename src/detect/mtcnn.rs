@@ -520,15 +520,7 @@ fn dense(x: Tensor<2>, d: &Dense) -> Tensor<2> {
     x.matmul(d.weight_t.clone()) + d.bias.clone()
 }
 
-async fn read(t: Tensor<1>) -> Result<Vec<f32>> {
-    let data = t
-        .into_data_async()
-        .await
-        .map_err(|e| Error::Backend(format!("reading results from the device failed: {e:?}")))?;
-    data.convert::<f32>()
-        .try_into_vec::<f32>()
-        .map_err(|e| Error::Backend(format!("unexpected result data: {e:?}")))
-}
+use crate::engine::read;
 
 fn check_len(v: &[f32], n: usize) -> Result<()> {
     if v.len() == n {

@@ -125,43 +125,8 @@ pub fn noise_seed(face: usize, level: usize) -> u64 {
     (face as u64) * 16 + level as u64
 }
 
-/// Spearman correlation of one raw score with severity, per score kind.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-pub struct PerScore {
-    /// Gradient w.r.t. the normalised image.
-    pub image: f64,
-    /// Stage 1 output.
-    pub block1: f64,
-    /// Stage 2 output.
-    pub block2: f64,
-    /// Stage 3 output.
-    pub block3: f64,
-    /// Stage 4 output.
-    pub block4: f64,
-}
-
-impl PerScore {
-    fn from_fn(mut f: impl FnMut(ScoreKind) -> f64) -> Self {
-        PerScore {
-            image: f(ScoreKind::Image),
-            block1: f(ScoreKind::Block1),
-            block2: f(ScoreKind::Block2),
-            block3: f(ScoreKind::Block3),
-            block4: f(ScoreKind::Block4),
-        }
-    }
-
-    /// The value for one score kind.
-    pub fn get(&self, kind: ScoreKind) -> f64 {
-        match kind {
-            ScoreKind::Image => self.image,
-            ScoreKind::Block1 => self.block1,
-            ScoreKind::Block2 => self.block2,
-            ScoreKind::Block3 => self.block3,
-            ScoreKind::Block4 => self.block4,
-        }
-    }
-}
+/// Five values, one per raw score kind (the same shape as the scores themselves).
+pub use crate::engine::Scores as PerScore;
 
 /// One degradation's sweep.
 #[derive(Clone, Debug, PartialEq, Serialize)]

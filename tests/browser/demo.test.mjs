@@ -44,7 +44,7 @@ test('live camera: guidance per segment, auto-capture from the clean segment, no
   const y4m = path.join(site, 'camera.y4m');
   const maker = path.join(targetDir, 'release/examples/fake_camera');
   assert.ok(existsSync(maker), `build the example first: ${maker}`);
-  execFileSync(maker, [path.join(h.assets, 'faces/lfw-colour/Albert_Costa_0001.jpg'), y4m, String(SEGMENT_S)], { stdio: 'pipe' });
+  execFileSync(maker, [path.join(h.assets, 'faces/lfw-colour/Alberto_Fujimori_0001.jpg'), y4m, String(SEGMENT_S)], { stdio: 'pipe' });
 
   const browser = await h.launch({
     webgpu: false,
