@@ -320,3 +320,27 @@ for (const backend of ['webgpu', 'cpu']) {
     await p.close();
   });
 }
+
+test('models load from a URL with progress and come from the Cache API the second time', async () => {
+  const { p } = await page();
+  const res = await p.evaluate(async () => {
+    await caches.delete('grafiqs-test');
+    const load = async () => {
+      const events = [];
+      const s = await grafiqs.createScorer({ model: '/gen/tiny.grafiqs', backend: 'cpu', cache: 'grafiqs-test', onProgress: (e) => events.push(e) });
+      const r = await s.score(await rgbaOf('/fixtures/tiny_img0.png'));
+      s.dispose();
+      return { events: events.filter((e) => e.phase === 'model'), block1: r.scores.block1 };
+    };
+    const first = await load();
+    const second = await load();
+    return { first, second, cached: (await (await caches.open('grafiqs-test')).keys()).length };
+  });
+  const last = (x) => x.events[x.events.length - 1];
+  assert.equal(last(res.first).fromCache, false);
+  assert.equal(last(res.second).fromCache, true);
+  assert.ok(last(res.first).loaded > 0 && last(res.first).loaded === last(res.first).total);
+  assert.equal(res.cached, 1);
+  assert.equal(res.first.block1, res.second.block1);
+  await p.close();
+});
