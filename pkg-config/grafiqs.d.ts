@@ -76,7 +76,11 @@ export interface ModelInfo {
 export interface CreateScorerOptions {
   /** URL of a `.grafiqs` model file, or its bytes. */
   model: string | URL | ArrayBuffer | Uint8Array;
-  /** "auto" (default): WebGPU when an adapter is granted, else CPU. */
+  /**
+   * "auto" (default): WebGPU when a hardware adapter is granted, else the CPU (software
+   * adapters such as SwiftShader are skipped: they are slower than the CPU path).
+   * "webgpu" forces WebGPU (any adapter), "cpu" the WebAssembly CPU path.
+   */
   backend?: 'auto' | 'webgpu' | 'cpu';
   onProgress?: (p: Progress) => void;
   /** Keep the downloaded model in the Cache API (true: cache "grafiqs-models"). */

@@ -80,6 +80,10 @@ export async function loadModel(url, { onProgress, cache = false, signal } = {})
   return bytes;
 }
 
+function isJpegOrPng(b) {
+  return (b.length > 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) || (b.length > 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47);
+}
+
 function sizeOf(img) {
   const w = img.naturalWidth || img.videoWidth || img.displayWidth || img.codedWidth || img.width;
   const h = img.naturalHeight || img.videoHeight || img.displayHeight || img.codedHeight || img.height;
@@ -181,7 +185,20 @@ export class Scorer extends Backed {
       image = new Uint8Array(await image.arrayBuffer());
     }
     const encoded = toBytes(image);
-    if (encoded) return (await inner.scoreEncoded(encoded, embedding))[0];
+    if (encoded) {
+      // JPEG and PNG are decoded in Rust exactly like the native CLI; other formats (WebP, AVIF,
+      // GIF, …) by the browser.
+      if (isJpegOrPng(encoded) || typeof createImageBitmap === 'undefined') {
+        return (await inner.scoreEncoded(encoded, embedding))[0];
+      }
+      let bitmap;
+      try {
+        bitmap = await createImageBitmap(new Blob([encoded]));
+      } catch {
+        throw new Error('grafiqs: invalid image: the browser cannot decode these bytes');
+      }
+      image = bitmap;
+    }
     const { data, width, height } = toRgba(image);
     return (await inner.scoreRgba(data, new Uint32Array([width, height]), embedding))[0];
   }
@@ -215,7 +232,7 @@ export class Scorer extends Backed {
  * Loads a model and prepares scoring.
  * @param {object} options
  * @param {string|URL|ArrayBuffer|Uint8Array} options.model  URL of a .grafiqs file, or its bytes
- * @param {"auto"|"webgpu"|"cpu"} [options.backend="auto"]  auto: WebGPU when an adapter is granted, else CPU
+ * @param {"auto"|"webgpu"|"cpu"} [options.backend="auto"]  auto: WebGPU when a hardware adapter is granted, else CPU
  * @param {(p: {phase: string, loaded: number, total: number}) => void} [options.onProgress]
  * @param {boolean|string} [options.cache=false]  keep the downloaded model in the Cache API
  * @param {AbortSignal} [options.signal]
@@ -236,8 +253,30 @@ export async function createScorer(options = {}) {
   return new Scorer(inner, reason);
 }
 
+/**
+ * A software WebGPU adapter (SwiftShader, or one the browser flags as a fallback adapter) runs
+ * compute shaders on the CPU, far slower than the WebAssembly CPU path; `auto` skips it.
+ */
+async function softwareAdapter() {
+  try {
+    const a = await navigator.gpu?.requestAdapter();
+    if (!a) return null;
+    const info = a.info ?? {};
+    const text = `${info.vendor ?? ''} ${info.architecture ?? ''} ${info.description ?? ''}`;
+    return a.isFallbackAdapter || info.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe/i.test(text)
+      ? `only a software WebGPU adapter is available (${text.trim()}); the CPU path is faster`
+      : null;
+  } catch {
+    return null;
+  }
+}
+
 async function chooseBackend(backend) {
   if (backend === 'cpu') return ['cpu', undefined];
+  if (backend === 'auto' && webGpuAvailable()) {
+    const soft = await softwareAdapter();
+    if (soft) return ['cpu', soft];
+  }
   try {
     gpuReady ??= initWebGpu();
     await gpuReady;

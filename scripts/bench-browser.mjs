@@ -27,10 +27,12 @@ const server = await h.serve(mounts);
 const browser = await h.launch({ webgpu: true, args: ['--enable-precise-memory-info'] });
 const reps = process.env.REPS ?? 5;
 const soak = process.env.SOAK ?? 1000;
+// SwiftShader (the software WebGPU adapter of headless Chromium) is slow: fewer soak scores.
+const soakGpu = process.env.SOAK_WEBGPU ?? 200;
 try {
   const page = await browser.newPage();
   page.on('console', (m) => process.stderr.write(`[page] ${m.text()}\n`));
-  await page.goto(`${server.url}/bench.html?auto&model=${model}&soakModel=/models/tiny.grafiqs&faces=${faces}&reps=${reps}&soak=${soak}&frame=${frame}`);
+  await page.goto(`${server.url}/bench.html?auto&model=${model}&soakModel=/models/tiny.grafiqs&faces=${faces}&reps=${reps}&soak=${soak}&soak_webgpu=${soakGpu}&frame=${frame}&backends=${process.env.BACKENDS ?? 'webgpu,cpu'}`);
   await page.waitForFunction(() => window.benchResult, null, { timeout: 0, polling: 1000 });
   const r = await page.evaluate(() => window.benchResult);
   const wasm = await readFile(path.join(h.pkgDir, 'grafiqs_wasm_bg.wasm'));

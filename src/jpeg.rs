@@ -267,7 +267,7 @@ impl Decoder {
     }
 
     fn frame(&mut self, s: &[u8]) -> Option<()> {
-        if *s.first()? != 8 {
+        if s.len() < 6 || s[0] != 8 || !self.comps.is_empty() {
             return None;
         }
         self.height = u16::from_be_bytes([s[1], s[2]]) as usize;
@@ -402,8 +402,8 @@ impl Decoder {
                 for v in 0..cv {
                     for h in 0..ch {
                         let (bx, by) = (mx * ch + h, my * cv + v);
-                        let dc = self.dc[td].as_ref()?;
-                        let ac = self.ac[ta].as_ref()?;
+                        let dc = self.dc.get(td)?.as_ref()?;
+                        let ac = self.ac.get(ta)?.as_ref()?;
                         let mut blk = [0i16; 64];
                         let t = bits.decode(dc)? as u32;
                         if t > 11 {
@@ -411,7 +411,7 @@ impl Decoder {
                         }
                         let diff = bits.receive_extend(t);
                         let comp = &mut self.comps[ci];
-                        comp.dc_pred += diff;
+                        comp.dc_pred = comp.dc_pred.wrapping_add(diff);
                         blk[0] = comp.dc_pred as i16;
                         let mut k = 1;
                         while k < 64 {

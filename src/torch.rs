@@ -131,7 +131,44 @@ struct TensorRef {
 impl TensorRef {
     fn gather(&self, raw: &[u8]) -> Result<Vec<f32>> {
         let es = self.dtype.size();
-        let n: usize = self.size.iter().product();
+        if self.stride.len() != self.size.len() {
+            return Err(Error::format(format!(
+                "tensor has {} sizes but {} strides",
+                self.size.len(),
+                self.stride.len()
+            )));
+        }
+        // The last element must lie inside the storage before anything is allocated.
+        let last = self
+            .size
+            .iter()
+            .zip(&self.stride)
+            .try_fold(self.offset, |acc, (&d, &st)| {
+                acc.checked_add(d.saturating_sub(1).checked_mul(st)?)
+            });
+        let n = self
+            .size
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .filter(|&n| n <= raw.len() / es.max(1) || n == 0);
+        let (Some(last), Some(n)) = (last, n) else {
+            return Err(Error::format(format!(
+                "tensor of shape {:?} does not fit its {}-byte storage `{}`",
+                self.size,
+                raw.len(),
+                self.storage_key
+            )));
+        };
+        if n > 0 && last.checked_mul(es).is_none_or(|b| b + es > raw.len()) {
+            return Err(Error::format(format!(
+                "tensor of shape {:?} (offset {}, strides {:?}) reads past its {}-byte storage `{}`",
+                self.size,
+                self.offset,
+                self.stride,
+                raw.len(),
+                self.storage_key
+            )));
+        }
         let read = |i: usize| -> Result<f32> {
             let b = raw.get(i * es..(i + 1) * es).ok_or_else(|| {
                 Error::format(format!(

@@ -94,21 +94,22 @@ export async function run() {
       a.dispose();
     }
 
-    if (soak > 0) {
+    const soakN = Number(q.get(`soak_${backend}`) ?? soak);
+    if (soakN > 0) {
       const m = await createScorer({ model: soakModel, backend });
       await m.score(faces[0]);
       const heap0 = performance.memory?.usedJSHeapSize;
       const gpu0 = m.memoryUsage();
       const heaps = [];
       t = performance.now();
-      for (let i = 0; i < soak; i++) {
+      for (let i = 0; i < soakN; i++) {
         await m.score(faces[i % faces.length]);
         if (i % 100 === 99) heaps.push(performance.memory?.usedJSHeapSize ?? null);
       }
       r.soak = {
-        scores: soak,
+        scores: soakN,
         model: soakModel,
-        msPerScore: (performance.now() - t) / soak,
+        msPerScore: (performance.now() - t) / soakN,
         jsHeapStart: heap0 ?? null,
         jsHeapEvery100: heaps,
         devicePoolStart: gpu0,

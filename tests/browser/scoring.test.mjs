@@ -344,3 +344,19 @@ test('models load from a URL with progress and come from the Cache API the secon
   assert.equal(res.first.block1, res.second.block1);
   await p.close();
 });
+
+test('backend "auto" skips a software WebGPU adapter (SwiftShader); "webgpu" still uses it', async () => {
+  const { p } = await page();
+  const res = await p.evaluate(async () => {
+    const auto = await grafiqs.createScorer({ model: '/gen/tiny.grafiqs', backend: 'auto' });
+    const forced = await grafiqs.createScorer({ model: '/gen/tiny.grafiqs', backend: 'webgpu' });
+    const out = { auto: auto.backend, reason: auto.fallbackReason, forced: forced.backend };
+    auto.dispose();
+    forced.dispose();
+    return out;
+  });
+  assert.equal(res.auto, 'cpu');
+  assert.match(res.reason, /software WebGPU adapter.*swiftshader/i);
+  assert.equal(res.forced, 'webgpu');
+  await p.close();
+});
