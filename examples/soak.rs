@@ -6,14 +6,21 @@ use grafiqs::{Model, RgbImage, Scorer};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let model = Model::from_bytes(&std::fs::read(args.next().ok_or("usage: soak <model.grafiqs> [n] [cpu|wgpu]")?)?)?;
+    let model = Model::from_bytes(&std::fs::read(
+        args.next()
+            .ok_or("usage: soak <model.grafiqs> [n] [cpu|wgpu]")?,
+    )?)?;
     let n: usize = args.next().map(|v| v.parse()).transpose()?.unwrap_or(1000);
     let scorer = match args.next().as_deref() {
         #[cfg(feature = "wgpu")]
         Some("wgpu") => Scorer::wgpu(model)?,
         _ => Scorer::cpu(model),
     };
-    let face = RgbImage::new(112, 112, (0..112 * 112 * 3).map(|i| (i % 251) as f32).collect())?;
+    let face = RgbImage::new(
+        112,
+        112,
+        (0..112 * 112 * 3).map(|i| (i % 251) as f32).collect(),
+    )?;
     let mb = |v: u64| v as f64 / 1e6;
     for i in 0..n {
         scorer.score(std::slice::from_ref(&face))?;
