@@ -62,6 +62,15 @@ pub fn darken(img: &RgbImage, factor: f64) -> RgbImage {
     })
 }
 
+/// Lowers every pixel by `offset` 8-bit levels, clipping at black (an additive brightness
+/// shift, as image editors' and augmentation libraries' brightness controls do: shadows are
+/// crushed to black first).
+pub fn darken_offset(img: &RgbImage, offset: f64) -> RgbImage {
+    map(img, |v| {
+        (v as f64 - offset).round().clamp(0.0, 255.0) as f32
+    })
+}
+
 /// Adds zero-mean Gaussian noise of standard deviation `sigma` levels (deterministic in `seed`),
 /// clipped and rounded to 8-bit levels.
 pub fn gaussian_noise(img: &RgbImage, sigma: f64, seed: u64) -> RgbImage {
@@ -89,21 +98,34 @@ pub fn occlude_lower(img: &RgbImage, fraction: f64) -> RgbImage {
     out
 }
 
-/// Re-encodes as baseline JPEG at `quality` (1–100) and decodes again.
+/// Re-encodes as baseline JPEG at `quality` (1–100, libjpeg's quality scaling of the standard
+/// tables) with 4:2:0 chroma subsampling — what OpenCV's `imwrite`, Pillow and most cameras
+/// and browsers produce — and decodes again.
+///
+/// Errors: images wider or taller than 65,535 px (the JPEG limit) or empty.
 pub fn jpeg(img: &RgbImage, quality: u8) -> crate::Result<RgbImage> {
     let bytes: Vec<u8> = img
         .data
         .iter()
         .map(|v| v.round().clamp(0.0, 255.0) as u8)
         .collect();
+    let too_big = || {
+        crate::Error::Image(format!(
+            "JPEG encoding failed: {}x{} is outside 1..=65535 px per side",
+            img.width, img.height
+        ))
+    };
+    let (w, h) = (
+        u16::try_from(img.width).map_err(|_| too_big())?,
+        u16::try_from(img.height).map_err(|_| too_big())?,
+    );
     let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality.clamp(1, 100))
-        .encode(
-            &bytes,
-            img.width as u32,
-            img.height as u32,
-            image::ExtendedColorType::Rgb8,
-        )
+    let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality.clamp(1, 100));
+    encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_2_0);
+    // Box-averaged chroma, as libjpeg downsamples (the crate's default keeps one pixel of four).
+    encoder.set_chroma_subsampling_method(jpeg_encoder::ChromaSubsamplingMethod::Average);
+    encoder
+        .encode(&bytes, w, h, jpeg_encoder::ColorType::Rgb)
         .map_err(|e| crate::Error::Image(format!("JPEG encoding failed: {e}")))?;
     RgbImage::decode(&out)
 }
@@ -176,6 +198,17 @@ mod tests {
     }
 
     #[test]
+    fn offset_darkening_clips_at_black() {
+        let img = RgbImage::new(4, 4, (0..48).map(|i| (i * 5) as f32).collect()).unwrap();
+        let out = darken_offset(&img, 100.0);
+        for (a, b) in img.data.iter().zip(&out.data) {
+            assert_eq!(*b, (a - 100.0).max(0.0));
+        }
+        assert_eq!(darken_offset(&img, 0.0), img);
+        assert!(darken_offset(&img, 300.0).data.iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
     fn darkening_rounds_to_8_bit_levels() {
         let img = RgbImage::new(16, 16, (0..768).map(|i| (i % 256) as f32).collect()).unwrap();
         let out = darken(&img, 0.5);
@@ -205,6 +238,39 @@ mod tests {
         let (hi, lo) = (err(95), err(5));
         assert!(hi < 2.0 && lo > hi, "mean abs error q95 {hi}, q5 {lo}");
         assert_eq!(jpeg(&img, 0).unwrap(), jpeg(&img, 1).unwrap()); // clamped to 1
+    }
+
+    #[test]
+    fn jpeg_subsamples_the_chroma_like_common_encoders() {
+        // 2×2 checkerboard of red and blue: at quality 100 the luma survives, but with 4:2:0
+        // each 2×2 block shares one chroma sample, so both colours drift towards their mix.
+        let data = (0..16 * 16)
+            .flat_map(|i| {
+                let (x, y) = (i % 16, i / 16);
+                if (x + y) % 2 == 0 {
+                    [255.0, 0.0, 0.0]
+                } else {
+                    [0.0, 0.0, 255.0]
+                }
+            })
+            .collect();
+        let img = RgbImage::new(16, 16, data).unwrap();
+        let out = jpeg(&img, 100).unwrap();
+        let red_error: f64 = (0..16 * 16)
+            .filter(|i| (i % 16 + i / 16) % 2 == 0)
+            .map(|i| (255.0 - out.data[i * 3]) as f64)
+            .sum::<f64>()
+            / 128.0;
+        assert!(red_error > 40.0, "mean red loss {red_error}");
+        let gray = gradient(16, 16);
+        let gray_out = jpeg(&gray, 100).unwrap();
+        let gray_error = gray_out
+            .data
+            .iter()
+            .zip(&gray.data)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(gray_error <= 3.0, "max gray error {gray_error}");
     }
 
     #[test]

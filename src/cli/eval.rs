@@ -402,6 +402,13 @@ struct DegradeArgs {
     /// Target FMR of the same/different-person EDC check.
     #[arg(long, default_value_t = 1e-3)]
     fmr: f64,
+    /// Other level parameters for one degradation, `NAME=P1,P2,P3,P4,P5` mild → severe
+    /// (repeatable), e.g. `--levels blur=1,2,3,4,5 --levels jpeg=50,30,20,10,5`. NAME is
+    /// blur (Gaussian sigma, px), noise (Gaussian sigma, 8-bit levels), dark (brightness
+    /// offset subtracted, 8-bit levels), occlusion (lower fraction blacked out) or jpeg
+    /// (quality, 4:2:0).
+    #[arg(long, value_name = "NAME=P1,..,P5")]
+    levels: Vec<String>,
     /// Write the full report (level parameters, every raw score, correlations) as JSON to this
     /// file (`-` for stdout).
     #[arg(long)]
@@ -463,6 +470,10 @@ fn run_degrade(args: DegradeArgs) -> Result<i32> {
             d
         }
     };
+    let mut levels = deg::SweepLevels::default();
+    for spec in &args.levels {
+        levels.set_from_spec(spec)?;
+    }
     let faces = aligned_faces(&faces_dir)?;
     let model = args.model.load()?;
     let scorer = make_scorer(model, args.backend)?;
@@ -476,10 +487,16 @@ fn run_degrade(args: DegradeArgs) -> Result<i32> {
         );
         b
     };
-    let report = deg::degrade_report(&scorer, &faces, args.batch_size as usize, |done, total| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    })?;
+    let report = deg::degrade_report(
+        &scorer,
+        &faces,
+        &levels,
+        args.batch_size as usize,
+        |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        },
+    )?;
     bar.finish_and_clear();
 
     let crops = match &args.crops {
