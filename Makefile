@@ -39,6 +39,7 @@ build: setup
 test: setup test-native pkg test-browser
 
 test-native:
+	$(CARGO) fmt --check
 	$(CARGO) test $(CARGO_FLAGS)
 
 # The npm package in pkg/ (wasm32 build, wasm-bindgen, pkg-config/ files).

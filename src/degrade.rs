@@ -199,7 +199,7 @@ mod tests {
 
     #[test]
     fn offset_darkening_clips_at_black() {
-        let img = RgbImage::new(4, 4, (0..48).map(|i| (i * 5) as f32).collect()).unwrap();
+        let img = RgbImage::new(16, 16, (0..768).map(|i| (i % 256) as f32).collect()).unwrap();
         let out = darken_offset(&img, 100.0);
         for (a, b) in img.data.iter().zip(&out.data) {
             assert_eq!(*b, (a - 100.0).max(0.0));

@@ -660,7 +660,7 @@ mod tests {
             let e = l.clone().set_from_spec(spec).unwrap_err().to_string();
             assert!(e.contains(why), "{spec}: {e}");
         }
-        let face = RgbImage::new(8, 8, vec![100.0; 192]).unwrap();
+        let face = RgbImage::new(16, 16, vec![100.0; 768]).unwrap();
         assert!(Degradation::Jpeg.apply_parameter(&face, 0.0, 0).is_err());
         assert!(Degradation::Dark.apply_parameter(&face, -0.5, 0).is_err());
     }
