@@ -1,38 +1,20 @@
-// `npm pack` produces a tarball that installs into a scratch Vite project, builds without any
-// configuration, and the built app scores a face in Chromium (main thread and worker).
+// `npm pack` produces a tarball that installs into scratch Vite and webpack projects, builds
+// without any bundler configuration, and the built app scores a face (main thread and worker)
+// and runs the bundled face detector in Chromium.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, writeFile, readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, writeFile, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import webpack from 'webpack';
 import * as h from './harness.mjs';
 
 let prep;
-let app;
+let tarball;
 
-before(async () => {
-  prep = await h.prepare();
-  app = await mkdtemp(path.join(tmpdir(), 'grafiqs-vite-'));
-});
-
-test('npm pack → install into a Vite app → build → runs in Chromium', async () => {
-  const packed = execFileSync('npm', ['pack', '--json', '--pack-destination', app], { cwd: h.pkgDir, encoding: 'utf8' });
-  const [info] = JSON.parse(packed);
-  const files = info.files.map((f) => f.path).sort();
-  for (const f of ['grafiqs.js', 'grafiqs.d.ts', 'grafiqs_wasm.js', 'grafiqs_wasm_bg.wasm', 'worker.js', 'worker-client.js', 'package.json', 'README.md']) {
-    assert.ok(files.includes(f), `tarball contains ${f}`);
-  }
-  console.log(`tarball ${info.filename}: ${info.size} bytes packed, ${info.unpackedSize} unpacked, ${files.length} files`);
-
-  await writeFile(path.join(app, 'package.json'), JSON.stringify({ name: 'scratch', private: true, type: 'module' }));
-  await writeFile(
-    path.join(app, 'index.html'),
-    '<!doctype html><html><body><p id="out">loading</p><script type="module" src="/main.js"></script></body></html>',
-  );
-  await writeFile(
-    path.join(app, 'main.js'),
-    `import { createScorer } from 'grafiqs';
+// The app a user would write: plain imports of the package, nothing bundler-specific.
+const MAIN_JS = `import { createScorer, assessFrame } from 'grafiqs';
 import { createWorkerScorer } from 'grafiqs/worker';
 window.runScore = async (modelUrl, imageUrl) => {
   const bytes = new Uint8Array(await (await fetch(imageUrl)).arrayBuffer());
@@ -44,34 +26,112 @@ window.runScore = async (modelUrl, imageUrl) => {
   await w.dispose();
   return { main, worker };
 };
+window.runAssess = async (imageUrl) => {
+  const bitmap = await createImageBitmap(await (await fetch(imageUrl)).blob());
+  const a = await assessFrame(bitmap, { backend: 'cpu' });
+  return a.faces.map((f) => ({ box: f.box, landmarks: f.landmarks }));
+};
 document.getElementById('out').textContent = 'ready';
-`,
-  );
-  // Install the tarball only (it has no dependencies): no registry access needed.
-  execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', path.join(app, info.filename)], { cwd: app, stdio: 'pipe' });
-  const vite = path.join(h.here, 'node_modules/vite/bin/vite.js');
-  execFileSync(process.execPath, [vite, 'build', '--logLevel', 'warn'], { cwd: app, stdio: 'pipe' });
-  const built = await readdir(path.join(app, 'dist/assets'));
-  assert.ok(built.some((f) => f.endsWith('.wasm')), `the .wasm is emitted as an asset: ${built}`);
-  const js = (await Promise.all(built.filter((f) => f.endsWith('.js')).map((f) => readFile(path.join(app, 'dist/assets', f), 'utf8')))).join('\n');
+`;
+
+before(async () => {
+  prep = await h.prepare();
+  const dir = await mkdtemp(path.join(tmpdir(), 'grafiqs-pack-'));
+  const packed = execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: h.pkgDir, encoding: 'utf8' });
+  const [info] = JSON.parse(packed);
+  tarball = { path: path.join(dir, info.filename), info };
+});
+
+test('the tarball holds the package files', () => {
+  const { info } = tarball;
+  const files = info.files.map((f) => f.path).sort();
+  for (const f of ['grafiqs.js', 'grafiqs.d.ts', 'grafiqs_wasm.js', 'grafiqs_wasm_bg.wasm', 'mtcnn.grafiqs', 'worker.js', 'worker-client.js', 'package.json', 'README.md']) {
+    assert.ok(files.includes(f), `tarball contains ${f}`);
+  }
+  console.log(`tarball ${info.filename}: ${info.size} bytes packed, ${info.unpackedSize} unpacked, ${files.length} files`);
+});
+
+/** A scratch app with the tarball installed (only the tarball: no registry access). */
+async function scratchApp(name, entry) {
+  const app = await mkdtemp(path.join(tmpdir(), `grafiqs-${name}-`));
+  await writeFile(path.join(app, 'package.json'), JSON.stringify({ name: 'scratch', private: true, type: 'module' }));
+  await mkdir(path.dirname(path.join(app, entry)), { recursive: true });
+  await writeFile(path.join(app, entry), MAIN_JS);
+  execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', tarball.path], { cwd: app, stdio: 'pipe' });
+  return app;
+}
+
+async function bundledJs(dir) {
+  const files = (await readdir(dir, { recursive: true })).map(String);
+  const js = await Promise.all(files.filter((f) => f.endsWith('.js')).map((f) => readFile(path.join(dir, f), 'utf8')));
+  return { files, js: js.join('\n') };
+}
+
+/** Serves `dist`, scores the tiny fixture model on the main thread and in the worker, and runs
+ * the detector on a shared face photo (when the assets exist) against the native CLI. */
+async function runBuiltApp(name, dist) {
+  const { files, js } = await bundledJs(dist);
+  assert.ok(files.some((f) => f.endsWith('.wasm')), `the .wasm is emitted: ${files}`);
+  assert.ok(files.some((f) => f.endsWith('.grafiqs')), `the detector model is emitted: ${files}`);
   assert.ok(!/require\(["'](fs|path|url)["']\)|from ["']node:/.test(js), 'no Node built-ins in the bundle');
 
-  const server = await h.serve({ '/gen/': prep.gen, '/fixtures/': h.fixtures, '/': path.join(app, 'dist') });
+  const photo = h.haveAssets() ? path.join(h.assets, 'faces/lfw-colour/Albert_Costa_0001.jpg') : null;
+  const server = await h.serve({ '/gen/': prep.gen, '/fixtures/': h.fixtures, ...(photo ? { '/photo/': path.dirname(photo) } : {}), '/': dist });
   const browser = await h.launch({ webgpu: false });
   try {
     const page = await browser.newPage();
     const errors = [];
     page.on('pageerror', (e) => errors.push(String(e)));
     await page.goto(`${server.url}/`);
-    await page.waitForFunction(() => window.runScore);
+    await page.waitForFunction(() => window.runScore && window.runAssess, null, { timeout: 60_000 });
     const r = await page.evaluate(() => window.runScore('/gen/tiny.grafiqs', '/fixtures/tiny_img0.png'));
     for (const k of h.KINDS) {
       assert.ok(h.rel(r.main.scores[k], prep.tiny.results[0].scores[k]) <= 1e-3, `main ${k}`);
       assert.ok(h.rel(r.worker.scores[k], prep.tiny.results[0].scores[k]) <= 1e-3, `worker ${k}`);
+    }
+    if (photo) {
+      const native = JSON.parse(h.grafiqs('assess', '--json', photo))[0].faces;
+      const faces = await page.evaluate((u) => window.runAssess(u), `/photo/${path.basename(photo)}`);
+      assert.equal(faces.length, native.length, 'same number of faces as the native CLI');
+      let px = 0;
+      faces.forEach((f, i) => {
+        f.box.forEach((v, j) => (px = Math.max(px, Math.abs(v - native[i].box[j]))));
+        f.landmarks.flat().forEach((v, j) => (px = Math.max(px, Math.abs(v - native[i].landmarks.flat()[j]))));
+      });
+      assert.ok(px <= 1e-3, `detector box/landmarks within 1e-3 px of native (got ${px})`);
+      console.log(`${name} bundle: ${faces.length} face(s), box/landmarks max diff ${px.toExponential(2)} px from native`);
     }
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
     await server.close();
   }
+}
+
+const INDEX_HTML = (script) =>
+  `<!doctype html><html><body><p id="out">loading</p><script ${script}></script></body></html>`;
+
+test('npm pack → a Vite app → build → runs in Chromium', async () => {
+  const app = await scratchApp('vite', 'main.js');
+  await writeFile(path.join(app, 'index.html'), INDEX_HTML('type="module" src="/main.js"'));
+  const vite = path.join(h.here, 'node_modules/vite/bin/vite.js');
+  execFileSync(process.execPath, [vite, 'build', '--logLevel', 'warn'], { cwd: app, stdio: 'pipe' });
+  await runBuiltApp('vite', path.join(app, 'dist'));
+});
+
+test('npm pack → a webpack app (default configuration) → build → runs in Chromium', async () => {
+  // webpack's defaults: entry ./src/index.js, output dist/main.js; only the mode is given, as
+  // `webpack --mode production` run in the app's folder would (the output folder is spelled
+  // out because webpack's default is relative to the working directory, not to `context`).
+  const app = await scratchApp('webpack', 'src/index.js');
+  const dist = path.join(app, 'dist');
+  const stats = await new Promise((resolve, reject) =>
+    webpack({ context: app, mode: 'production', output: { path: dist } }, (err, s) => (err ? reject(err) : resolve(s))),
+  );
+  const info = stats.toJson({ all: false, errors: true, warnings: true });
+  assert.ok(!stats.hasErrors(), `webpack errors: ${JSON.stringify(info.errors, null, 1)}`);
+  const warnings = (info.warnings ?? []).map((w) => w.message).filter((m) => !/asset size limit|entrypoint size limit|performance/i.test(m));
+  assert.deepEqual(warnings, [], 'no webpack warnings beyond the size hints');
+  await writeFile(path.join(dist, 'index.html'), INDEX_HTML('src="main.js"'));
+  await runBuiltApp('webpack', dist);
 });
