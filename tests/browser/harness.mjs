@@ -91,14 +91,27 @@ export const BASE_ARGS = [
 ];
 export const WEBGPU_ARGS = ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-webgpu-adapter=swiftshader'];
 
-/** Launches Debian's Chromium (new headless). `webgpu: false` disables WebGPU entirely. */
+/**
+ * Launches Debian's Chromium (new headless). `webgpu: false` disables WebGPU entirely.
+ * Chromium occasionally dies during start-up on this VM (a SIGSEGV before any page exists);
+ * such a start is retried, twice at most, and logged. Failures after start-up are not retried.
+ */
 export async function launch({ webgpu = true, args = [] } = {}) {
   const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
-  return chromium.launch({
+  const options = {
     executablePath,
     headless: true,
     args: [...BASE_ARGS, ...(webgpu ? WEBGPU_ARGS : ['--disable-features=WebGPU']), ...args],
-  });
+  };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await chromium.launch(options);
+    } catch (e) {
+      const startupCrash = /has been closed|signal=SIGSEGV|signal=SIGTRAP/.test(String(e?.message));
+      if (!startupCrash || attempt === 3) throw e;
+      console.log(`chromium died while starting (attempt ${attempt}); starting it again`);
+    }
+  }
 }
 
 /** Opens `url` and forwards the page's console errors to the test log. */

@@ -77,8 +77,9 @@ async function runBuiltApp(name, dist) {
 
   const photo = h.haveAssets() ? path.join(h.assets, 'faces/lfw-colour/Albert_Costa_0001.jpg') : null;
   const server = await h.serve({ '/gen/': prep.gen, '/fixtures/': h.fixtures, ...(photo ? { '/photo/': path.dirname(photo) } : {}), '/': dist });
-  const browser = await h.launch({ webgpu: false });
+  let browser;
   try {
+    browser = await h.launch({ webgpu: false });
     const page = await browser.newPage();
     const errors = [];
     page.on('pageerror', (e) => errors.push(String(e)));
@@ -103,7 +104,7 @@ async function runBuiltApp(name, dist) {
     }
     assert.deepEqual(errors, []);
   } finally {
-    await browser.close();
+    await browser?.close();
     await server.close();
   }
 }
