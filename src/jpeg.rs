@@ -629,10 +629,13 @@ fn upsample(p: &[u8], cw: usize, ch: usize, hs: usize, vs: usize, w: usize, h: u
     out
 }
 
-/// `jidctint.c` `jpeg_idct_islow`, including its range-limit table semantics.
-fn idct_islow(c: &[i16; 64], q: &[u16; 64]) -> [u8; 64] {
-    const CONST_BITS: i64 = 13;
-    const PASS1_BITS: i64 = 2;
+const CONST_BITS: i64 = 13;
+const PASS1_BITS: i64 = 2;
+
+/// One 8-point pass of `jidctint.c` (inputs in natural order), outputs scaled by
+/// 2^`CONST_BITS` and not yet descaled.
+#[inline(always)]
+fn idct_islow_1d(x: [i64; 8]) -> [i64; 8] {
     const F0_298: i64 = 2446;
     const F0_390: i64 = 3196;
     const F0_541: i64 = 4433;
@@ -645,6 +648,42 @@ fn idct_islow(c: &[i16; 64], q: &[u16; 64]) -> [u8; 64] {
     const F2_053: i64 = 16819;
     const F2_562: i64 = 20995;
     const F3_072: i64 = 25172;
+    // Even part.
+    let (z2, z3) = (x[2], x[6]);
+    let z1 = (z2 + z3) * F0_541;
+    let tmp2 = z1 + z3 * -F1_847;
+    let tmp3 = z1 + z2 * F0_765;
+    let tmp0 = (x[0] + x[4]) << CONST_BITS;
+    let tmp1 = (x[0] - x[4]) << CONST_BITS;
+    let (t10, t13, t11, t12) = (tmp0 + tmp3, tmp0 - tmp3, tmp1 + tmp2, tmp1 - tmp2);
+    // Odd part.
+    let (mut o0, mut o1, mut o2, mut o3) = (x[7], x[5], x[3], x[1]);
+    let (z1, z2, z3, z4) = (o0 + o3, o1 + o2, o0 + o2, o1 + o3);
+    let z5 = (z3 + z4) * F1_175;
+    o0 *= F0_298;
+    o1 *= F2_053;
+    o2 *= F3_072;
+    o3 *= F1_501;
+    let (z1, z2) = (z1 * -F0_899, z2 * -F2_562);
+    let (z3, z4) = (z3 * -F1_961 + z5, z4 * -F0_390 + z5);
+    o0 += z1 + z3;
+    o1 += z2 + z4;
+    o2 += z2 + z3;
+    o3 += z1 + z4;
+    [
+        t10 + o3,
+        t11 + o2,
+        t12 + o1,
+        t13 + o0,
+        t13 - o0,
+        t12 - o1,
+        t11 - o2,
+        t10 - o3,
+    ]
+}
+
+/// `jidctint.c` `jpeg_idct_islow`, including its range-limit table semantics.
+fn idct_islow(c: &[i16; 64], q: &[u16; 64]) -> [u8; 64] {
     let descale = |x: i64, n: i64| (x + (1 << (n - 1))) >> n;
     let limit = |v: i64| -> u8 {
         let i = (v & 1023) as usize;
@@ -657,82 +696,29 @@ fn idct_islow(c: &[i16; 64], q: &[u16; 64]) -> [u8; 64] {
     };
     let mut ws = [0i64; 64];
     for col in 0..8 {
-        let d = |r: usize| c[r * 8 + col] as i64 * q[r * 8 + col] as i64;
         if (1..8).all(|r| c[r * 8 + col] == 0) {
-            let dc = d(0) << PASS1_BITS;
+            let dc = (c[col] as i64 * q[col] as i64) << PASS1_BITS;
             for r in 0..8 {
                 ws[r * 8 + col] = dc;
             }
             continue;
         }
-        let (z2, z3) = (d(2), d(6));
-        let z1 = (z2 + z3) * F0_541;
-        let tmp2 = z1 + z3 * -F1_847;
-        let tmp3 = z1 + z2 * F0_765;
-        let (z2, z3) = (d(0), d(4));
-        let tmp0 = (z2 + z3) << CONST_BITS;
-        let tmp1 = (z2 - z3) << CONST_BITS;
-        let (t10, t13, t11, t12) = (tmp0 + tmp3, tmp0 - tmp3, tmp1 + tmp2, tmp1 - tmp2);
-        let (mut o0, mut o1, mut o2, mut o3) = (d(7), d(5), d(3), d(1));
-        let (z1, z2, z3, z4) = (o0 + o3, o1 + o2, o0 + o2, o1 + o3);
-        let z5 = (z3 + z4) * F1_175;
-        o0 *= F0_298;
-        o1 *= F2_053;
-        o2 *= F3_072;
-        o3 *= F1_501;
-        let (z1, z2) = (z1 * -F0_899, z2 * -F2_562);
-        let (z3, z4) = (z3 * -F1_961 + z5, z4 * -F0_390 + z5);
-        o0 += z1 + z3;
-        o1 += z2 + z4;
-        o2 += z2 + z3;
-        o3 += z1 + z4;
-        let n = CONST_BITS - PASS1_BITS;
-        ws[col] = descale(t10 + o3, n);
-        ws[7 * 8 + col] = descale(t10 - o3, n);
-        ws[8 + col] = descale(t11 + o2, n);
-        ws[6 * 8 + col] = descale(t11 - o2, n);
-        ws[2 * 8 + col] = descale(t12 + o1, n);
-        ws[5 * 8 + col] = descale(t12 - o1, n);
-        ws[3 * 8 + col] = descale(t13 + o0, n);
-        ws[4 * 8 + col] = descale(t13 - o0, n);
+        let x = std::array::from_fn(|r| c[r * 8 + col] as i64 * q[r * 8 + col] as i64);
+        for (r, v) in idct_islow_1d(x).into_iter().enumerate() {
+            ws[r * 8 + col] = descale(v, CONST_BITS - PASS1_BITS);
+        }
     }
     let mut out = [0u8; 64];
     for row in 0..8 {
-        let w = &ws[row * 8..row * 8 + 8];
+        let w: [i64; 8] = ws[row * 8..row * 8 + 8].try_into().expect("8 values");
         let o = &mut out[row * 8..row * 8 + 8];
         if w[1..].iter().all(|&v| v == 0) {
             o.fill(limit(descale(w[0], PASS1_BITS + 3)));
             continue;
         }
-        let (z2, z3) = (w[2], w[6]);
-        let z1 = (z2 + z3) * F0_541;
-        let tmp2 = z1 + z3 * -F1_847;
-        let tmp3 = z1 + z2 * F0_765;
-        let tmp0 = (w[0] + w[4]) << CONST_BITS;
-        let tmp1 = (w[0] - w[4]) << CONST_BITS;
-        let (t10, t13, t11, t12) = (tmp0 + tmp3, tmp0 - tmp3, tmp1 + tmp2, tmp1 - tmp2);
-        let (mut o0, mut o1, mut o2, mut o3) = (w[7], w[5], w[3], w[1]);
-        let (z1, z2, z3, z4) = (o0 + o3, o1 + o2, o0 + o2, o1 + o3);
-        let z5 = (z3 + z4) * F1_175;
-        o0 *= F0_298;
-        o1 *= F2_053;
-        o2 *= F3_072;
-        o3 *= F1_501;
-        let (z1, z2) = (z1 * -F0_899, z2 * -F2_562);
-        let (z3, z4) = (z3 * -F1_961 + z5, z4 * -F0_390 + z5);
-        o0 += z1 + z3;
-        o1 += z2 + z4;
-        o2 += z2 + z3;
-        o3 += z1 + z4;
-        let n = CONST_BITS + PASS1_BITS + 3;
-        o[0] = limit(descale(t10 + o3, n));
-        o[7] = limit(descale(t10 - o3, n));
-        o[1] = limit(descale(t11 + o2, n));
-        o[6] = limit(descale(t11 - o2, n));
-        o[2] = limit(descale(t12 + o1, n));
-        o[5] = limit(descale(t12 - o1, n));
-        o[3] = limit(descale(t13 + o0, n));
-        o[4] = limit(descale(t13 - o0, n));
+        for (o, v) in o.iter_mut().zip(idct_islow_1d(w)) {
+            *o = limit(descale(v, CONST_BITS + PASS1_BITS + 3));
+        }
     }
     out
 }
