@@ -22,6 +22,15 @@ export function initialize(options = {}) {
   return wasmReady;
 }
 
+/**
+ * URL of the recognition model this package ships: the Apache-2.0 MobileFaceNet (ReLU6) of
+ * foamliu/MobileFaceNet, converted to f16 and calibrated (see LICENSE/NOTICE.foamliu-mobilefacenet).
+ * `createScorer()` without a `model` and `createAssessor()` load it.
+ */
+export function defaultModelUrl() {
+  return new URL('./foamliu-mobilefacenet.grafiqs', import.meta.url);
+}
+
 /** Whether this environment exposes WebGPU at all (an adapter may still be refused). */
 export function webGpuAvailable() {
   return typeof navigator !== 'undefined' && !!navigator.gpu;
@@ -231,7 +240,7 @@ export class Scorer extends Backed {
 /**
  * Loads a model and prepares scoring.
  * @param {object} options
- * @param {string|URL|ArrayBuffer|Uint8Array} options.model  URL of a .grafiqs file, or its bytes
+ * @param {string|URL|ArrayBuffer|Uint8Array} [options.model]  URL of a .grafiqs file, or its bytes (default: the shipped model, {@link defaultModelUrl})
  * @param {"auto"|"webgpu"|"cpu"} [options.backend="auto"]  auto: WebGPU when a hardware adapter is granted, else CPU
  * @param {(p: {phase: string, loaded: number, total: number}) => void} [options.onProgress]
  * @param {boolean|string} [options.cache=false]  keep the downloaded model in the Cache API
@@ -243,11 +252,12 @@ export async function createScorer(options = {}) {
   if (!['auto', 'webgpu', 'cpu'].includes(backend)) {
     throw new TypeError(`grafiqs: backend must be "auto", "webgpu" or "cpu", not ${JSON.stringify(backend)}`);
   }
-  if (model === undefined || model === null) throw new TypeError('grafiqs: createScorer needs a model (URL or bytes)');
+  if (model === null) throw new TypeError('grafiqs: createScorer needs a model (leave `model` out for the shipped one)');
   onProgress?.({ phase: 'wasm', loaded: 0, total: 1 });
   await initialize({ wasm });
   onProgress?.({ phase: 'wasm', loaded: 1, total: 1 });
-  const bytes = toBytes(model) ?? (await loadModel(model, { onProgress, cache, signal }));
+  const source = model ?? defaultModelUrl();
+  const bytes = toBytes(source) ?? (await loadModel(source, { onProgress, cache, signal }));
   const [chosen, reason] = await chooseBackend(backend);
   const inner = new WasmScorer(bytes, chosen);
   return new Scorer(inner, reason);
@@ -307,6 +317,11 @@ export class Assessor extends Backed {
     return this._live().hasModel;
   }
 
+  /** Name of the recognition model used for quality (e.g. "foamliu-mobilefacenet"), or null. */
+  get modelName() {
+    return this._live().modelName ?? null;
+  }
+
   /** Loads a recognition model (URL or bytes) for GraFIQs quality; `null` removes it. */
   async setModel(model, options = {}) {
     const inner = this._live();
@@ -335,8 +350,8 @@ export class Assessor extends Backed {
 
 /**
  * Creates an assessor. `detector`: URL or bytes of the MTCNN weights (default: `mtcnn.grafiqs`
- * shipped next to this module); `model`: optional recognition model for quality; other options
- * as {@link createScorer}.
+ * shipped next to this module); `model`: recognition model for quality (default: the shipped
+ * model; `null`: guidance only, no quality); other options as {@link createScorer}.
  */
 export async function createAssessor(options = {}) {
   const { model, detector, backend = 'auto', onProgress, cache = false, signal, wasm } = options;
@@ -348,7 +363,7 @@ export async function createAssessor(options = {}) {
     toBytes(detector) ?? (await loadModel(detector ?? new URL('./mtcnn.grafiqs', import.meta.url), { onProgress, cache, signal }));
   const [chosen, reason] = await chooseBackend(backend);
   const a = new Assessor(new WasmAssessor(detBytes, chosen), reason);
-  if (model !== undefined && model !== null) await a.setModel(model, { onProgress, cache, signal });
+  if (model !== null) await a.setModel(model ?? defaultModelUrl(), { onProgress, cache, signal });
   return a;
 }
 

@@ -14,7 +14,9 @@ wasm-bindgen --target web --out-dir "$out" --out-name grafiqs_wasm \
   "$target_dir/wasm32-unknown-unknown/wasm-release/grafiqs.wasm"
 cp pkg-config/grafiqs.js pkg-config/grafiqs.d.ts pkg-config/worker.js pkg-config/worker-client.js \
    pkg-config/worker-client.d.ts pkg-config/README.md LICENSE-MIT LICENSE-APACHE \
-   models/mtcnn.grafiqs models/LICENSE.mtcnn "$out/"
+   models/mtcnn.grafiqs models/LICENSE.mtcnn \
+   models/foamliu-mobilefacenet.grafiqs models/LICENSE.foamliu-mobilefacenet \
+   models/NOTICE.foamliu-mobilefacenet "$out/"
 version=$(awk -F'"' '/^version = /{print $2; exit}' Cargo.toml)
 sed "s/@VERSION@/$version/" pkg-config/package.json > "$out/package.json"
 wasm="$out/grafiqs_wasm_bg.wasm"

@@ -95,6 +95,8 @@ enum Layer {
         stats: Option<(Tensor<2>, Tensor<2>)>,
     },
     Prelu(Tensor<1>),
+    Relu,
+    Relu6,
     Add,
     Flatten,
     Linear {
@@ -269,6 +271,8 @@ impl Network {
                     }
                 }
                 Op::Prelu { alpha } => Layer::Prelu(t1(&p(alpha).data)),
+                Op::Relu => Layer::Relu,
+                Op::Relu6 => Layer::Relu6,
                 Op::Add => Layer::Add,
                 Op::Flatten => Layer::Flatten,
                 Op::Linear { weight, bias, .. } => {
@@ -409,6 +413,14 @@ impl Network {
                 Layer::Prelu(alpha) => match arg(0)? {
                     Value::Map(a) => Value::Map(activation::prelu(a, alpha.clone())),
                     Value::Vec(a) => Value::Vec(activation::prelu(a, alpha.clone())),
+                },
+                Layer::Relu => match arg(0)? {
+                    Value::Map(a) => Value::Map(activation::relu(a)),
+                    Value::Vec(a) => Value::Vec(activation::relu(a)),
+                },
+                Layer::Relu6 => match arg(0)? {
+                    Value::Map(a) => Value::Map(a.clamp(0.0, 6.0)),
+                    Value::Vec(a) => Value::Vec(a.clamp(0.0, 6.0)),
                 },
                 Layer::Add => match (arg(0)?, arg(1)?) {
                     (Value::Map(a), Value::Map(b)) => Value::Map(a + b),

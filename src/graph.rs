@@ -1,7 +1,7 @@
 //! A small, backend-independent description of a face-recognition network.
 //!
 //! Every supported architecture (iResNet, the InsightFace MobileFaceNet, any MXNet graph made of
-//! the same operators) is expressed as a [`Graph`]: a topologically ordered list of [`Node`]s
+//! the same operators, the PyTorch MobileFaceNet with ReLU6) is expressed as a [`Graph`]: a topologically ordered list of [`Node`]s
 //! whose parameters live in [`Params`] by name. The same graph is executed on every Burn backend
 //! by [`crate::engine`], stored in the project's model file by [`crate::container`], and checked
 //! here, once, against its parameters ([`Graph::validate`]) so that a wrong checkpoint fails with
@@ -56,6 +56,10 @@ pub enum Op {
         /// Parameter name of the slopes.
         alpha: String,
     },
+    /// `max(x, 0)`.
+    Relu,
+    /// `min(max(x, 0), 6)` (MobileNetV2's activation).
+    Relu6,
     /// Element-wise sum of two inputs of equal shape.
     Add,
     /// `[N, C, H, W]` → `[N, C·H·W]` (C, H, W order).
@@ -155,7 +159,7 @@ impl Graph {
                     out.extend([beta.as_str(), mean.as_str(), var.as_str()]);
                 }
                 Op::Prelu { alpha } => out.push(alpha.as_str()),
-                Op::Input | Op::Add | Op::Flatten => {}
+                Op::Input | Op::Relu | Op::Relu6 | Op::Add | Op::Flatten => {}
             }
         }
         out
@@ -302,6 +306,7 @@ impl Graph {
                     }
                     s
                 }
+                Op::Relu | Op::Relu6 => ins[0].clone(),
                 Op::Add => {
                     if ins[0] != ins[1] {
                         return Err(err(format!(

@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::arch::iresnet::IResNetConfig;
+use crate::arch::mobilefacenet_relu6;
 use crate::arch::mxnet::{self, MOBILEFACENET_STAGES};
 use crate::container;
 use crate::error::{Error, Result};
@@ -29,6 +30,16 @@ impl Preprocess {
     pub const IRESNET: Preprocess = Preprocess {
         mean: [127.5; 3],
         scale: [1.0 / 127.5; 3],
+    };
+    /// torchvision's ImageNet convention: `(x/255 − mean) / std` with mean (0.485, 0.456,
+    /// 0.406) and std (0.229, 0.224, 0.225), RGB.
+    pub const IMAGENET: Preprocess = Preprocess {
+        mean: [0.485 * 255.0, 0.456 * 255.0, 0.406 * 255.0],
+        scale: [
+            1.0 / (0.229 * 255.0),
+            1.0 / (0.224 * 255.0),
+            1.0 / (0.225 * 255.0),
+        ],
     };
 }
 
@@ -153,8 +164,13 @@ pub const DEFAULT_KNOTS: [f32; 4] = [167.25, 268.66, 557.66, 890.76];
 /// Descriptive metadata stored with a model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelMeta {
-    /// Architecture name: `iresnet18|34|50|100`, `iresnet` (custom size), `mobilefacenet`,
-    /// or `mxnet` (another MXNet graph).
+    /// A short name for the model (e.g. `foamliu-mobilefacenet`), reported with results;
+    /// files without one are named by their architecture ([`Model::name`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Architecture name: `iresnet18|34|50|100`, `iresnet` (custom size), `mobilefacenet`
+    /// (InsightFace, MXNet), `mobilefacenet-relu6` (PyTorch, ReLU6) or `mxnet` (another MXNet
+    /// graph).
     pub architecture: String,
     /// iResNet depth/width, for iResNet models.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -194,6 +210,16 @@ pub struct Model {
     info: GraphInfo,
 }
 
+/// The model the product ships: the Apache-2.0 PyTorch MobileFaceNet (ReLU6) of
+/// foamliu/MobileFaceNet, converted to f16 and calibrated (`models/foamliu-mobilefacenet.grafiqs`;
+/// licence and notice beside it). Native builds only: the npm package ships the same file beside
+/// the module, which keeps the `.wasm` small.
+#[cfg(not(target_family = "wasm"))]
+pub const BUNDLED_MODEL: &[u8] = include_bytes!("../models/foamliu-mobilefacenet.grafiqs");
+
+/// Name of the shipped model (its file is `<name>.grafiqs`).
+pub const BUNDLED_MODEL_NAME: &str = "foamliu-mobilefacenet";
+
 /// `kind` of face-recognition model files.
 const KIND: &str = "recognition";
 
@@ -206,12 +232,13 @@ struct Header {
 }
 
 /// Names accepted for `--backbone`.
-pub const BACKBONES: [&str; 5] = [
+pub const BACKBONES: [&str; 6] = [
     "iresnet18",
     "iresnet34",
     "iresnet50",
     "iresnet100",
     "mobilefacenet",
+    mobilefacenet_relu6::NAME,
 ];
 
 impl Model {
@@ -235,15 +262,42 @@ impl Model {
         })
     }
 
+    /// The model's name: [`ModelMeta::name`], else its architecture.
+    pub fn name(&self) -> &str {
+        self.meta.name.as_deref().unwrap_or(&self.meta.architecture)
+    }
+
     /// Shape-inference facts: BatchNorm layer count, parameter count, embedding size.
     pub fn info(&self) -> &GraphInfo {
         &self.info
     }
 
-    /// Imports a PyTorch iResNet checkpoint (`torch.save(model.state_dict())`).
-    /// `backbone` is `iresnet18|34|50|100`, or `iresnet` to infer a custom depth/width.
+    /// Imports a PyTorch checkpoint (`torch.save` of a state dict or of the whole module; zip,
+    /// legacy or TAR format). `backbone` is `iresnet18|34|50|100`, `iresnet` to infer a custom
+    /// iResNet depth/width, or `mobilefacenet-relu6` (the PyTorch MobileFaceNet with ReLU6,
+    /// [`crate::arch::mobilefacenet_relu6`]).
     pub fn from_torch(bytes: &[u8], backbone: &str, source: &str) -> Result<Self> {
         let state = crate::torch::read_state_dict(bytes)?;
+        let provenance = Provenance {
+            source: source.to_string(),
+            sha256: sha256_hex(&[bytes]),
+            converted_by: converter(),
+            licence: None,
+        };
+        if backbone == mobilefacenet_relu6::NAME {
+            let (graph, params) = mobilefacenet_relu6::from_state_dict(state)?;
+            let meta = ModelMeta {
+                name: None,
+                architecture: backbone.to_string(),
+                iresnet: None,
+                input_size: [112, 112],
+                preprocess: Preprocess::IMAGENET,
+                stages: mobilefacenet_relu6::STAGES.map(str::to_string),
+                provenance,
+                calibration: None,
+            };
+            return Self::new(meta, graph, params);
+        }
         let config = if backbone == "iresnet" {
             IResNetConfig::infer(&state).ok_or_else(|| {
                 Error::arch("iresnet", "cannot infer the iResNet layout from the keys")
@@ -253,18 +307,13 @@ impl Model {
                 Error::arch(
                     backbone,
                     format!(
-                        "a PyTorch checkpoint needs an iResNet backbone (iresnet18|34|50|100), not `{backbone}`"
+                        "a PyTorch checkpoint needs an iResNet backbone (iresnet18|34|50|100) or `{}`, not `{backbone}`",
+                        mobilefacenet_relu6::NAME
                     ),
                 )
             })?
         };
         let (graph, params) = config.from_state_dict(state)?;
-        let provenance = Provenance {
-            source: source.to_string(),
-            sha256: sha256_hex(&[bytes]),
-            converted_by: converter(),
-            licence: None,
-        };
         Self::iresnet(config, graph, params, provenance)
     }
 
@@ -276,6 +325,7 @@ impl Model {
     ) -> Result<Self> {
         let stages = std::array::from_fn(|k| graph.nodes[graph.stages[k]].name.clone());
         let meta = ModelMeta {
+            name: None,
             architecture: config.standard_name().unwrap_or("iresnet").to_string(),
             iresnet: Some(config),
             input_size: [112, 112],
@@ -328,6 +378,7 @@ impl Model {
         let all = mxnet::read_params(params_bytes)?;
         let net = mxnet::translate(symbol_json, all, stages, backbone)?;
         let meta = ModelMeta {
+            name: None,
             architecture: backbone.to_string(),
             iresnet: None,
             input_size: [112, 112],
@@ -342,6 +393,12 @@ impl Model {
             calibration: None,
         };
         Self::new(meta, net.graph, net.params)
+    }
+
+    /// The shipped model ([`BUNDLED_MODEL`]).
+    #[cfg(not(target_family = "wasm"))]
+    pub fn bundled() -> Result<Self> {
+        Self::from_bytes(BUNDLED_MODEL)
     }
 
     /// Reads a `.grafiqs` model file.

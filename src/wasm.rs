@@ -171,7 +171,13 @@ pub struct WasmScorer {
     model: Model,
 }
 
-fn scored_to_js(r: &Scored, backend: &str, fallback: Option<&str>, embedding: bool) -> JsValue {
+fn scored_to_js(
+    r: &Scored,
+    model: &str,
+    backend: &str,
+    fallback: Option<&str>,
+    embedding: bool,
+) -> JsValue {
     let o = Object::new();
     let s = Object::new();
     let set = |o: &Object, k: &str, v: JsValue| {
@@ -186,6 +192,7 @@ fn scored_to_js(r: &Scored, backend: &str, fallback: Option<&str>, embedding: bo
     set(&o, "quality", r.quality.into());
     set(&o, "calibrated", r.calibrated.into());
     set(&o, "loss", r.loss.into());
+    set(&o, "model", model.into());
     set(&o, "backend", backend.into());
     if let Some(f) = fallback {
         set(&o, "fallbackReason", f.into());
@@ -232,6 +239,7 @@ impl WasmScorer {
         })?;
         let m = &self.model;
         to_js(&serde_json::json!({
+            "name": m.name(),
             "architecture": m.meta.architecture,
             "parameters": m.info().parameter_count,
             "batchnormLayers": m.info().scored_batchnorms.len(),
@@ -302,6 +310,7 @@ impl WasmScorer {
 
     fn run(&self, faces: Result<Vec<RgbImage>, Error>, embedding: bool) -> Promise {
         let state = self.state.clone();
+        let model = self.model.name().to_string();
         future_to_promise(async move {
             let faces = Rc::new(faces.map_err(js_err)?);
             let (results, backend, fallback) = with_fallback(&state, "scorer", |s: Rc<Scorer>| {
@@ -311,7 +320,13 @@ impl WasmScorer {
             .await?;
             let out = Array::new();
             for r in &results {
-                out.push(&scored_to_js(r, backend, fallback.as_deref(), embedding));
+                out.push(&scored_to_js(
+                    r,
+                    &model,
+                    backend,
+                    fallback.as_deref(),
+                    embedding,
+                ));
             }
             Ok(out.into())
         })
@@ -374,11 +389,13 @@ fn assessor_slot(
 pub struct WasmAssessor {
     state: Shared<Assessor>,
     detector: Rc<Vec<u8>>,
-    has_model: std::cell::Cell<bool>,
+    /// Name of the recognition model in use, if any.
+    model_name: RefCell<Option<String>>,
 }
 
 fn assessment_to_js(
     a: &Assessment,
+    model: Option<&str>,
     backend: &str,
     fallback: Option<&str>,
     crops: bool,
@@ -394,6 +411,9 @@ fn assessment_to_js(
     v["advice"] = advice(&a.advice);
     v["ready"] = serde_json::json!(a.ready());
     v["backend"] = serde_json::json!(backend);
+    if let Some(m) = model {
+        v["model"] = serde_json::json!(m);
+    }
     if let Some(f) = fallback {
         v["fallbackReason"] = serde_json::json!(f);
     }
@@ -439,7 +459,7 @@ impl WasmAssessor {
         Ok(WasmAssessor {
             state: Rc::new(RefCell::new(Some(slot))),
             detector,
-            has_model: std::cell::Cell::new(false),
+            model_name: RefCell::new(None),
         })
     }
 
@@ -451,10 +471,10 @@ impl WasmAssessor {
             .transpose()
             .map_err(js_err)?;
         let backend = live(&self.state, "assessor", |s| s.backend)?;
-        let has = model.is_some();
+        let name = model.as_ref().map(|m| m.name().to_string());
         let slot = assessor_slot(self.detector.clone(), model, backend)?;
         *self.state.borrow_mut() = Some(slot);
-        self.has_model.set(has);
+        *self.model_name.borrow_mut() = name;
         Ok(())
     }
 
@@ -467,7 +487,13 @@ impl WasmAssessor {
     /// Whether a recognition model is loaded.
     #[wasm_bindgen(getter, js_name = hasModel)]
     pub fn has_model(&self) -> bool {
-        self.has_model.get()
+        self.model_name.borrow().is_some()
+    }
+
+    /// Name of the recognition model used for quality (`null` without one).
+    #[wasm_bindgen(getter, js_name = modelName)]
+    pub fn model_name(&self) -> Option<String> {
+        self.model_name.borrow().clone()
     }
 
     /// Assesses one RGBA frame. Resolves to `{ width, height, ready, advice: [{code, message}],
@@ -483,6 +509,7 @@ impl WasmAssessor {
         crops: bool,
     ) -> Promise {
         let state = self.state.clone();
+        let model = self.model_name.borrow().clone().filter(|_| score);
         future_to_promise(async move {
             let frame = Rc::new(
                 RgbImage::from_rgba8(width as usize, height as usize, &rgba).map_err(js_err)?,
@@ -492,7 +519,7 @@ impl WasmAssessor {
                 async move { s.assess_async(&frame, score).await }
             })
             .await?;
-            assessment_to_js(&a, backend, fallback.as_deref(), crops)
+            assessment_to_js(&a, model.as_deref(), backend, fallback.as_deref(), crops)
         })
     }
 

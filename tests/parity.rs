@@ -14,48 +14,6 @@ use grafiqs::{ChannelOrder, Model, RgbImage, ScoreKind, Storage};
 const SCORE_TOL: f64 = 1e-3;
 const EMB_TOL: f64 = 1e-4;
 
-fn check_case(
-    label: &str,
-    got: &grafiqs::Scored,
-    want: &serde_json::Value,
-    tol: f64,
-    emb_tol: f64,
-) -> f64 {
-    let mut worst = 0f64;
-    for k in ScoreKind::ALL {
-        let w = want["scores"][k.name()].as_f64().unwrap();
-        let g = got.scores.get(k);
-        let r = rel(g, w);
-        worst = worst.max(r);
-        assert!(
-            r <= tol,
-            "{label} {}: got {g}, want {w} (rel {r:.2e})",
-            k.name()
-        );
-    }
-    let wl = want["loss"].as_f64().unwrap();
-    assert!(
-        rel(got.loss, wl) <= tol,
-        "{label} loss: got {}, want {wl}",
-        got.loss
-    );
-    let we: Vec<f64> = want["embedding"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
-    assert_eq!(got.embedding.len(), we.len(), "{label} embedding length");
-    let e = got
-        .embedding
-        .iter()
-        .zip(&we)
-        .map(|(a, b)| (*a as f64 - b).abs())
-        .fold(0.0, f64::max);
-    assert!(e <= emb_tol, "{label} embedding max-abs error {e:.2e}");
-    worst
-}
-
 #[test]
 fn tiny_iresnet_matches_pytorch_reference() {
     let fx = json(fixtures().join("tiny_expected.json"));

@@ -1,5 +1,5 @@
 // The demo: live camera guidance, best-frame capture, photo upload, model picker.
-// Everything runs locally; after the page, detector and (optional) model are loaded, the page
+// Everything runs locally; after the page, detector and recognition model are loaded, the page
 // makes no network requests.
 import { createAssessor, CaptureSession } from './pkg/grafiqs.js';
 
@@ -191,6 +191,9 @@ async function init() {
     return;
   }
   $('backend').textContent = `backend: ${state.assessor.backend}${state.assessor.fallbackReason ? ' (WebGPU unavailable)' : ''}`;
+  if (state.assessor.hasModel) {
+    $('model-status').textContent = `Model: ${state.assessor.modelName} (shipped with the package, Apache-2.0). Captures carry a GraFIQs quality.`;
+  }
   setHeadline('Ready: start the camera or upload a photo', 'waiting');
   // A locally converted model (make demo puts one here when the test assets exist).
   fetch('models/mobilefacenet.grafiqs', { method: 'HEAD' })
@@ -214,7 +217,7 @@ $('model-file').onchange = async (e) => {
   if (f) await loadModel(new Uint8Array(await f.arrayBuffer()), f.name);
 };
 $('load-model').onclick = () => $('model-url').value && loadModel($('model-url').value, $('model-url').value);
-$('local-model').onclick = () => loadModel('models/mobilefacenet.grafiqs', 'local MobileFaceNet');
+$('local-model').onclick = () => loadModel('models/mobilefacenet.grafiqs', 'local InsightFace MobileFaceNet (research only)');
 $('backend-select').onchange = (e) => {
   params.set('backend', e.target.value);
   location.search = params.toString();

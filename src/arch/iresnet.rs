@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Builder;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::graph::{Graph, Op, Params};
 
 /// Depth and width of an iResNet.
@@ -122,44 +122,15 @@ impl IResNetConfig {
     /// prefix, `num_batches_tracked` ignored) and checks every key and shape against this
     /// configuration. Returns the graph and the parameters it uses.
     pub fn from_state_dict(&self, state: Params) -> Result<(Graph, Params)> {
-        let arch = self.describe();
-        let mut params = Params::new();
-        for (k, v) in state {
-            let k = k.strip_prefix("module.").unwrap_or(&k).to_string();
-            if k.ends_with("num_batches_tracked") {
-                continue;
-            }
-            params.insert(k, v);
-        }
         let graph = self.graph();
-        let names = graph.param_names();
-        let hint = || match Self::infer(&params) {
-            Some(c) if &c != self => format!(" (the checkpoint looks like {})", c.describe()),
-            _ => String::new(),
-        };
-        if let Some(missing) = names.iter().find(|n| !params.contains_key(**n)) {
-            return Err(Error::arch(
-                &arch,
-                format!("missing key `{missing}`{}", hint()),
-            ));
-        }
-        if let Some(extra) = params.keys().find(|k| !names.contains(&k.as_str())) {
-            return Err(Error::arch(
-                &arch,
-                format!("unexpected key `{extra}`{}", hint()),
-            ));
-        }
-        graph
-            .validate(&params, [112, 112])
-            .map_err(|e| Error::arch(&arch, format!("{}{}", strip(e), hint())))?;
+        let params =
+            super::check_state_dict(&graph, state, &self.describe(), |params| match Self::infer(
+                params,
+            ) {
+                Some(c) if &c != self => format!(" (the checkpoint looks like {})", c.describe()),
+                _ => String::new(),
+            })?;
         Ok((graph, params))
-    }
-}
-
-fn strip(e: Error) -> String {
-    match e {
-        Error::Format(m) => m,
-        other => other.to_string(),
     }
 }
 
@@ -225,7 +196,7 @@ impl IResNetConfig {
                     self.embedding
                 }
                 Op::Flatten => 0,
-                Op::Add | Op::Input => cin,
+                Op::Add | Op::Input | Op::Relu | Op::Relu6 => cin,
             };
         }
         params

@@ -1,9 +1,52 @@
 //! Network architectures, each expressed as a [`Graph`].
 
 pub mod iresnet;
+pub mod mobilefacenet_relu6;
 pub mod mxnet;
 
-use crate::graph::{Graph, Node, Op};
+use crate::error::{Error, Result};
+use crate::graph::{Graph, Node, Op, Params};
+
+/// Takes a PyTorch state dict for `graph` (an optional DataParallel `module.` prefix is
+/// removed, `num_batches_tracked` ignored) and checks every key and shape: the first missing,
+/// unexpected or mis-shaped parameter is named in an [`Error::Architecture`] for `arch`,
+/// followed by `hint(params)` (e.g. what the checkpoint looks like instead).
+pub(crate) fn check_state_dict(
+    graph: &Graph,
+    state: Params,
+    arch: &str,
+    hint: impl Fn(&Params) -> String,
+) -> Result<Params> {
+    let mut params = Params::new();
+    for (k, v) in state {
+        let k = k.strip_prefix("module.").unwrap_or(&k).to_string();
+        if k.ends_with("num_batches_tracked") {
+            continue;
+        }
+        params.insert(k, v);
+    }
+    let names = graph.param_names();
+    if let Some(missing) = names.iter().find(|n| !params.contains_key(**n)) {
+        return Err(Error::arch(
+            arch,
+            format!("missing key `{missing}`{}", hint(&params)),
+        ));
+    }
+    if let Some(extra) = params.keys().find(|k| !names.contains(&k.as_str())) {
+        return Err(Error::arch(
+            arch,
+            format!("unexpected key `{extra}`{}", hint(&params)),
+        ));
+    }
+    graph.validate(&params, [112, 112]).map_err(|e| {
+        let m = match e {
+            Error::Format(m) => m,
+            other => other.to_string(),
+        };
+        Error::arch(arch, format!("{m}{}", hint(&params)))
+    })?;
+    Ok(params)
+}
 
 /// Incremental graph construction used by the architecture builders.
 pub(crate) struct Builder {
@@ -28,6 +71,26 @@ impl Builder {
             inputs,
         });
         self.nodes.len() - 1
+    }
+
+    /// A convolution whose parameters are `{prefix}.weight` (and `{prefix}.bias` with `bias`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn conv_biased(
+        &mut self,
+        prefix: &str,
+        x: usize,
+        out_channels: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        groups: usize,
+        bias: bool,
+    ) -> usize {
+        let c = self.conv(prefix, x, out_channels, kernel, stride, padding, groups);
+        if bias && let Op::Conv2d { bias, .. } = &mut self.nodes[c].op {
+            *bias = Some(format!("{prefix}.bias"));
+        }
+        c
     }
 
     #[allow(clippy::too_many_arguments)]

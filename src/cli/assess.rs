@@ -1,5 +1,6 @@
 //! `grafiqs assess`: detection, alignment, guidance measures and advice for whole photos or
-//! camera frames (and GraFIQs quality when a recognition model is given).
+//! camera frames, with GraFIQs quality (the shipped model unless another is given, none with
+//! `--no-quality`).
 
 use std::path::PathBuf;
 
@@ -19,8 +20,12 @@ pub struct AssessArgs {
     /// Also write the main face's aligned 112×112 crop of each image into this folder.
     #[arg(long)]
     crops: Option<PathBuf>,
+    /// Recognition model for GraFIQs quality (default: the shipped model).
     #[command(flatten)]
     model: ModelArgs,
+    /// Guidance only: no recognition model, no GraFIQs quality.
+    #[arg(long, conflicts_with_all = ["model", "weights"])]
+    no_quality: bool,
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
     backend: BackendArg,
@@ -46,10 +51,10 @@ pub fn run(args: AssessArgs) -> Result<i32> {
             }
         }
     };
-    let scorer = if args.model.model.is_some() || args.model.weights.is_some() {
-        Some(make_scorer(args.model.load()?, args.backend)?)
-    } else {
+    let scorer = if args.no_quality {
         None
+    } else {
+        Some(make_scorer(args.model.load()?, args.backend)?)
     };
     let assessor = Assessor::new(detector, scorer);
     if let Some(dir) = &args.crops {

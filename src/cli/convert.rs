@@ -19,11 +19,14 @@ pub struct ConvertArgs {
     /// Licence / usage note recorded in the file's provenance.
     #[arg(long)]
     licence: Option<String>,
+    /// Name reported with results (default: the output file's stem).
+    #[arg(long)]
+    name: Option<String>,
 }
 
 #[derive(clap::Args)]
 pub struct InspectArgs {
-    /// A .grafiqs model file.
+    /// A .grafiqs model file (`default`: the shipped model).
     file: PathBuf,
     /// Print JSON instead of text.
     #[arg(long)]
@@ -38,6 +41,11 @@ pub fn run(args: ConvertArgs) -> Result<i32> {
     if let Some(l) = args.licence {
         model.meta.provenance.licence = Some(l);
     }
+    model.meta.name = args.name.clone().or_else(|| {
+        args.out
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+    });
     let storage = if args.f16 { Storage::F16 } else { Storage::F32 };
     let bytes = model.to_bytes(storage);
     // Read back what was written: a file that does not load is never left behind silently.
@@ -56,7 +64,11 @@ pub fn run(args: ConvertArgs) -> Result<i32> {
 }
 
 pub fn inspect(args: InspectArgs) -> Result<i32> {
-    let bytes = read(&args.file)?;
+    let bytes = if args.file.as_os_str() == "default" && !args.file.exists() {
+        grafiqs::model::BUNDLED_MODEL.to_vec()
+    } else {
+        read(&args.file)?
+    };
     let model = Model::from_bytes(&bytes)?;
     let info = model.info();
     let m = &model.meta;
@@ -64,6 +76,7 @@ pub fn inspect(args: InspectArgs) -> Result<i32> {
         let v = serde_json::json!({
             "file": args.file.display().to_string(),
             "bytes": bytes.len(),
+            "name": model.name(),
             "architecture": m.architecture,
             "iresnet": m.iresnet,
             "parameters": info.parameter_count,
@@ -83,6 +96,7 @@ pub fn inspect(args: InspectArgs) -> Result<i32> {
         args.file.display(),
         bytes.len()
     );
+    println!("name:              {}", model.name());
     println!("architecture:      {}", m.architecture);
     if let Some(c) = &m.iresnet {
         println!(

@@ -64,7 +64,8 @@ pub fn run() -> i32 {
 /// Where a model comes from on the command line.
 #[derive(clap::Args, Clone, Debug)]
 pub struct ModelArgs {
-    /// A converted model file (.grafiqs).
+    /// A converted model file (.grafiqs), or `default` for the shipped Apache-2.0
+    /// MobileFaceNet (also used when neither --model nor --weights is given).
     #[arg(long, conflicts_with_all = ["weights", "symbol"])]
     pub model: Option<PathBuf>,
     /// A checkpoint: PyTorch state dict (.pth, iResNet) or MXNet .params (MobileFaceNet).
@@ -73,8 +74,9 @@ pub struct ModelArgs {
     /// MXNet symbol file (default: `<prefix>-symbol.json` beside `<prefix>-NNNN.params`).
     #[arg(long)]
     pub symbol: Option<PathBuf>,
-    /// Architecture of --weights: iresnet18|iresnet34|iresnet50|iresnet100|mobilefacenet
-    /// (also `iresnet` to infer a custom iResNet, `mxnet` for another MXNet graph with --stages).
+    /// Architecture of --weights: iresnet18|iresnet34|iresnet50|iresnet100|mobilefacenet-relu6
+    /// (PyTorch) or mobilefacenet (InsightFace, MXNet); also `iresnet` to infer a custom
+    /// iResNet, `mxnet` for another MXNet graph with --stages.
     #[arg(long, default_value = "iresnet100")]
     pub backbone: String,
     /// Four comma-separated stage node names (MXNet graphs only).
@@ -87,16 +89,21 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
 }
 
 impl ModelArgs {
-    /// Loads the model from --model, or imports --weights.
+    /// Loads the model from --model (`default`: the shipped one), or imports --weights; with
+    /// neither, the shipped model, saying so on stderr.
     pub fn load(&self) -> Result<Model> {
         if let Some(p) = &self.model {
+            if p.as_os_str() == "default" && !p.exists() {
+                return Model::bundled();
+            }
             return Model::from_bytes(&read(p)?);
         }
         let Some(w) = &self.weights else {
-            return Err(Error::Input(
-                "no model given: pass --model <file.grafiqs> or --weights <checkpoint> --backbone <arch>"
-                    .into(),
-            ));
+            eprintln!(
+                "no --model or --weights given: using the shipped model ({}, Apache-2.0; see `grafiqs inspect default`)",
+                grafiqs::model::BUNDLED_MODEL_NAME
+            );
+            return Model::bundled();
         };
         let bytes = read(w)?;
         let name = w

@@ -56,10 +56,10 @@ test('live camera: guidance per segment, auto-capture from the clean segment, no
     const page = await context.newPage();
     const errors = [];
     page.on('pageerror', (e) => errors.push(String(e)));
-    const model = prep.mobilefacenet ? '&model=/models/mobilefacenet.grafiqs' : '';
-    await page.goto(`${server.url}/?backend=cpu${model}`);
+    // No model chosen: the demo scores quality with the model the package ships.
+    await page.goto(`${server.url}/?backend=cpu`);
     await page.waitForFunction(() => window.demo?.assessor, null, { timeout: 120000 });
-    if (model) await page.waitForFunction(() => /Model loaded/.test(document.getElementById('model-status').textContent), null, { timeout: 120000 });
+    await page.waitForFunction(() => /Model: foamliu-mobilefacenet/.test(document.getElementById('model-status').textContent), null, { timeout: 120000 });
 
     // From here on the page must not touch the network.
     const requests = [];
@@ -109,7 +109,7 @@ test('live camera: guidance per segment, auto-capture from the clean segment, no
     assert.equal(captures[0].how, 'Automatic');
     const [r, g, b] = await markerOf(page);
     assert.ok(r > 150 && g < 100 && b < 100, `the capture comes from the clean (red-marked) segment: marker ${[r, g, b]}`);
-    if (prep.mobilefacenet) assert.ok(captures[0].quality > 0, 'the capture carries a GraFIQs quality');
+    assert.ok(captures[0].quality > 0, 'the capture carries a GraFIQs quality from the shipped model');
     assert.equal(sessionRequests, 0, `no network request during the first 10 s of the camera session: ${requests.slice(0, 5)}`);
     assert.deepEqual(requests, [], 'no network request during the whole camera session');
     assert.deepEqual(errors, []);

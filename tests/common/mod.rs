@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use grafiqs::{Model, RgbImage, Scorer};
+use grafiqs::{Model, RgbImage, ScoreKind, Scorer};
 
 /// `tests/fixtures`.
 pub fn fixtures() -> PathBuf {
@@ -48,6 +48,12 @@ pub fn mobilefacenet(assets: &std::path::Path) -> Model {
     let params = read(dir.join("model-0000.params"));
     let symbol = String::from_utf8(read(dir.join("model-symbol.json"))).unwrap();
     Model::from_mxnet(&params, &symbol, "mobilefacenet", None, "model-0000.params").unwrap()
+}
+
+/// The Apache-2.0 PyTorch MobileFaceNet (ReLU6), imported from its legacy-format checkpoint.
+pub fn foamliu(assets: &std::path::Path) -> Model {
+    let pt = assets.join("models/foamliu-mobilefacenet/mobilefacenet.pt");
+    Model::from_torch(&read(pt), "mobilefacenet-relu6", "mobilefacenet.pt").unwrap()
 }
 
 /// The tiny iResNet fixture checkpoint.
@@ -125,4 +131,49 @@ pub fn s(p: &std::path::Path) -> &str {
 /// The standard error of a finished command.
 pub fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Compares one scored face with a reference case (`scores`, `loss`, `embedding`): every
+/// score and the loss within relative `tol`, the embedding within max-abs `emb_tol`. Returns
+/// the worst relative score error.
+pub fn check_case(
+    label: &str,
+    got: &grafiqs::Scored,
+    want: &serde_json::Value,
+    tol: f64,
+    emb_tol: f64,
+) -> f64 {
+    let mut worst = 0f64;
+    for k in ScoreKind::ALL {
+        let w = want["scores"][k.name()].as_f64().unwrap();
+        let g = got.scores.get(k);
+        let r = rel(g, w);
+        worst = worst.max(r);
+        assert!(
+            r <= tol,
+            "{label} {}: got {g}, want {w} (rel {r:.2e})",
+            k.name()
+        );
+    }
+    let wl = want["loss"].as_f64().unwrap();
+    assert!(
+        rel(got.loss, wl) <= tol,
+        "{label} loss: got {}, want {wl}",
+        got.loss
+    );
+    let we: Vec<f64> = want["embedding"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(got.embedding.len(), we.len(), "{label} embedding length");
+    let e = got
+        .embedding
+        .iter()
+        .zip(&we)
+        .map(|(a, b)| (*a as f64 - b).abs())
+        .fold(0.0, f64::max);
+    assert!(e <= emb_tol, "{label} embedding max-abs error {e:.2e}");
+    worst
 }

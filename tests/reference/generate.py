@@ -32,6 +32,7 @@ FIXTURES = os.path.join(ROOT, "tests", "fixtures")
 ASSETS = os.path.normpath(os.path.join(ROOT, "..", "shared", "assets"))
 MFN_DIR = os.path.join(ASSETS, "models", "insightface-mobilefacenet-y1")
 FACES_DIR = os.path.join(ASSETS, "faces", "aligned-112")
+FOAMLIU_PT = os.path.join(ASSETS, "models", "foamliu-mobilefacenet", "mobilefacenet.pt")
 
 TINY_CONFIG = {"blocks": [1, 2, 1, 1], "widths": [8, 8, 16, 16], "embedding": 16}
 SEED = 20240417
@@ -226,15 +227,77 @@ def generate_mobilefacenet():
     return out
 
 
+def generate_checkpoint_formats():
+    """The tiny iResNet saved in the legacy (non-zip) torch.save format and as a whole module
+    (torch.save(model)): the Rust importer must read both to the same parameters as the zip."""
+    model = make_tiny_model()
+    sd = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+    torch.save(sd, os.path.join(FIXTURES, "tiny_iresnet_legacy.pth"),
+               _use_new_zipfile_serialization=False)
+    torch.save(model, os.path.join(FIXTURES, "tiny_iresnet_module.pth"))
+    print("wrote tiny_iresnet_legacy.pth, tiny_iresnet_module.pth")
+
+
+def generate_foamliu():
+    """float64 reference for the Apache-2.0 PyTorch MobileFaceNet (ReLU6) on the aligned faces."""
+    if not (os.path.exists(FOAMLIU_PT) and os.path.isdir(FACES_DIR)):
+        print(f"\nSKIP foamliu_mobilefacenet_expected.json: {FOAMLIU_PT} or {FACES_DIR} not found")
+        return None
+    model = gr.MobileFaceNetReLU6()
+    model.load_state_dict(torch.load(FOAMLIU_PT, map_location="cpu", weights_only=True), strict=True)
+    model = model.double().eval()
+    files = sorted(f for f in os.listdir(FACES_DIR) if f.lower().endswith(".jpg"))
+    cases, bn_layers, bn_names = [], None, None
+    for name in files:
+        img = gr.load_rgb(os.path.join(FACES_DIR, name))
+        x = gr.preprocess(img, "imagenet", bgr=False)
+        res = gr.grafiqs(model, x)
+        bn_layers, bn_names = res["bn_layers"], res["bn_names"]
+        cases.append(case_record(name, res, extra={
+            "bgr": False,
+            "pixel_crc": zlib.crc32(np.ascontiguousarray(img).tobytes()) & 0xFFFFFFFF,
+        }))
+    out = {
+        "description": "GraFIQs float64 PyTorch reference for the foamliu MobileFaceNet (ReLU6; "
+                       "MobileFaceNetReLU6 in tests/reference/grafiqs_ref.py, state dict loaded "
+                       "strictly with torch.load) on ../shared/assets/faces/aligned-112/*.jpg. PIL "
+                       "RGB decode, normalisation (x/255 - ImageNet mean)/std; loss over the 50 "
+                       "BatchNorm2d layers before the final embedding bn; stages dw_conv, "
+                       "features.4, features.11, features.14; embedding = flatten(bn(...)), raw.",
+        "model": "models/foamliu-mobilefacenet/mobilefacenet.pt",
+        "sha256": sha256(FOAMLIU_PT),
+        "normalisation": "imagenet",
+        "stages": list(gr.MFN_RELU6_STAGES),
+        "bn_layers": bn_layers,
+        "bn_nodes": bn_names,
+        "score_keys": list(gr.SCORE_KEYS),
+        "cases": cases,
+    }
+    with open(os.path.join(FIXTURES, "foamliu_mobilefacenet_expected.json"), "w") as f:
+        json.dump(out, f, indent=1)
+        f.write("\n")
+    print_table(f"foamliu MobileFaceNet ReLU6 (L_count = {bn_layers})", cases)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--skip-mobilefacenet", action="store_true")
+    ap.add_argument("--only", choices=["tiny", "formats", "mobilefacenet", "foamliu"],
+                    help="regenerate one group of fixtures only")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    generate_tiny()
-    if not args.skip_mobilefacenet:
-        generate_mobilefacenet()
+    groups = {"tiny": generate_tiny, "formats": generate_checkpoint_formats,
+              "mobilefacenet": generate_mobilefacenet, "foamliu": generate_foamliu}
+    if args.only:
+        groups[args.only]()
+    else:
+        generate_tiny()
+        generate_checkpoint_formats()
+        if not args.skip_mobilefacenet:
+            generate_mobilefacenet()
+            generate_foamliu()
     total = sum(os.path.getsize(os.path.join(FIXTURES, f)) for f in os.listdir(FIXTURES))
     print(f"\nfixtures in {FIXTURES}: {total} bytes")
 

@@ -150,6 +150,114 @@ def count_bn2d(model: nn.Module) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# MobileFaceNet with ReLU6 (PyTorch; the layout of the foamliu/MobileFaceNet state dict)
+# ---------------------------------------------------------------------------------------------
+MFN_RELU6_STAGES = ("dw_conv", "features.4", "features.11", "features.14")
+MFN_RELU6_SETTINGS = ((2, 64, 5, 2), (4, 128, 1, 2), (2, 128, 6, 1), (4, 128, 1, 2), (2, 128, 2, 1))
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _conv_bn_act(cin, cout, k, stride, groups, act):
+    layers = [nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False),
+              nn.BatchNorm2d(cout)]
+    if act:
+        layers.append(nn.ReLU6())
+    return nn.Sequential(*layers)
+
+
+class _InvRes(nn.Module):
+    """1x1 expand + BN + ReLU6, 3x3 depthwise (stride) + BN + ReLU6, 1x1 project + BN."""
+
+    def __init__(self, cin, cout, stride, t):
+        super().__init__()
+        hidden = cin * t
+        self.residual = stride == 1 and cin == cout
+        layers = []
+        if t != 1:
+            layers.append(_conv_bn_act(cin, hidden, 1, 1, 1, True))
+        layers += [_conv_bn_act(hidden, hidden, 3, stride, hidden, True),
+                   nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout)]
+        self.conv = nn.Sequential(*layers)
+
+    def forward(self, x):
+        y = self.conv(x)
+        return x + y if self.residual else y
+
+
+class _DwSep(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.depthwise = nn.Conv2d(c, c, 3, padding=1, groups=c, bias=False)
+        self.bn1 = nn.BatchNorm2d(c)
+        self.pointwise = nn.Conv2d(c, c, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c)
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.depthwise(x)))
+        return F.relu(self.bn2(self.pointwise(x)))
+
+
+class _GDConv(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.depthwise = nn.Conv2d(c, c, 7, groups=c, bias=False)
+        self.bn = nn.BatchNorm2d(c)
+
+    def forward(self, x):
+        return self.bn(self.depthwise(x))
+
+
+class MobileFaceNetReLU6(nn.Module):
+    """MobileNetV2-style MobileFaceNet (ReLU6) with the foamliu/MobileFaceNet state-dict keys:
+    ``conv1`` (3x3 s2) -> ``dw_conv`` -> ``features.0..14`` -> ``conv2`` (1x1, 512) ->
+    ``gdconv`` (7x7 depthwise) -> ``conv3`` (1x1 with bias, 128) -> ``bn`` -> flatten.
+
+    GraFIQs BN layers: every BatchNorm2d except the last ``bn`` (the 1x1 embedding map; the
+    counterpart of iResNet's 1-D ``features`` BN) -- 50 layers."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = _conv_bn_act(3, 64, 3, 2, 1, True)
+        self.dw_conv = _DwSep(64)
+        blocks, cin = [], 64
+        for t, c, n, s in MFN_RELU6_SETTINGS:
+            for i in range(n):
+                blocks.append(_InvRes(cin, c, s if i == 0 else 1, t))
+                cin = c
+        self.features = nn.Sequential(*blocks)
+        self.conv2 = _conv_bn_act(cin, 512, 1, 1, 1, True)
+        self.gdconv = _GDConv(512)
+        self.conv3 = nn.Conv2d(512, 128, 1, bias=True)
+        self.bn = nn.BatchNorm2d(128)
+
+    def forward(self, x):
+        return self.forward_collect(x)[0]
+
+    def forward_collect(self, x):
+        records, handles = [], []
+        for name, m in self.named_modules():
+            if isinstance(m, nn.BatchNorm2d) and name != "bn":
+                def hook(mod, inp, out, name=name):
+                    records.append((name, inp[0], mod.running_mean, mod.running_var))
+                handles.append(m.register_forward_hook(hook))
+        try:
+            stages = []
+            x = self.dw_conv(self.conv1(x))
+            stages.append(x)
+            for i, block in enumerate(self.features):
+                x = block(x)
+                if f"features.{i}" in MFN_RELU6_STAGES:
+                    stages.append(x)
+            x = self.conv3(self.gdconv(self.conv2(x)))
+            emb = torch.flatten(self.bn(x), 1)
+        finally:
+            for h in handles:
+                h.remove()
+        return emb, records, stages
+
+
+# ---------------------------------------------------------------------------------------------
 # MXNet params / symbol
 # ---------------------------------------------------------------------------------------------
 _MX_DTYPES = {0: np.float32, 1: np.float64, 2: np.float16, 3: np.uint8, 4: np.int32,
@@ -460,15 +568,21 @@ def preprocess(img_u8: np.ndarray, norm: str = "iresnet", bgr: bool = False,
                dtype=torch.float64) -> torch.Tensor:
     """(H, W, 3) uint8 RGB -> (1, 3, 112, 112) normalised tensor.
 
-    ``norm='iresnet'``: ``(x/255 - 0.5)/0.5``; ``norm='mxnet'``: ``(x - 127.5) * 0.0078125``.
+    ``norm='iresnet'``: ``(x/255 - 0.5)/0.5``; ``norm='mxnet'``: ``(x - 127.5) * 0.0078125``; ``norm='imagenet'``: ``(x/255 - mean)/std``
+    with the ImageNet mean and std (RGB).
     ``bgr=True`` reverses the channel order (what the official CLI feeds the network when
     ``--bgr2rgb`` is NOT given, since OpenCV decodes to BGR).
     """
-    if norm not in ("iresnet", "mxnet"):
+    if norm not in ("iresnet", "mxnet", "imagenet"):
         raise ValueError(norm)
     x = torch.from_numpy(np.ascontiguousarray(img_u8)).to(dtype).permute(2, 0, 1)[None]
     if bgr:
         x = x.flip(1)
+    if norm == "imagenet":
+        x01 = resize112(x / 255.0)
+        mean = torch.tensor(IMAGENET_MEAN, dtype=dtype).view(1, 3, 1, 1)
+        std = torch.tensor(IMAGENET_STD, dtype=dtype).view(1, 3, 1, 1)
+        return (x01 - mean) / std
     if tuple(x.shape[-2:]) == (112, 112):
         # no resize: normalise the integer pixel values directly
         if norm == "iresnet":
