@@ -72,9 +72,24 @@ pub fn invert(m: &Affine) -> Result<Affine> {
     ])
 }
 
+/// What a warp puts where the destination maps outside the source image.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Fill {
+    /// Zeros (`cv2.BORDER_CONSTANT`, `cv2.warpAffine`'s default).
+    #[default]
+    Black,
+    /// The nearest border pixel (`cv2.BORDER_REPLICATE`).
+    Edge,
+}
+
 /// Warps `img` with `m` (source → destination) into a `size × size` image, bilinear sampling
 /// at pixel centres on integer coordinates, black outside the source (as `cv2.warpAffine`).
 pub fn warp(img: &RgbImage, m: &Affine, size: usize) -> Result<RgbImage> {
+    warp_fill(img, m, size, Fill::Black)
+}
+
+/// [`warp`] with a choice of what fills the area outside the source.
+pub fn warp_fill(img: &RgbImage, m: &Affine, size: usize, fill: Fill) -> Result<RgbImage> {
     let inv = invert(m)?;
     let mut out = vec![0f32; size * size * 3];
     let (w, h) = (img.width as isize, img.height as isize);
@@ -86,10 +101,14 @@ pub fn warp(img: &RgbImage, m: &Affine, size: usize) -> Result<RgbImage> {
             let (x0, y0) = (x0 as isize, y0 as isize);
             for c in 0..3 {
                 let px = |xx: isize, yy: isize| -> f64 {
-                    if xx < 0 || yy < 0 || xx >= w || yy >= h {
-                        0.0
-                    } else {
-                        img.at(xx as usize, yy as usize, c) as f64
+                    let inside = xx >= 0 && yy >= 0 && xx < w && yy < h;
+                    match (inside, fill) {
+                        (true, _) => img.at(xx as usize, yy as usize, c) as f64,
+                        (false, Fill::Black) => 0.0,
+                        (false, Fill::Edge) => {
+                            img.at(xx.clamp(0, w - 1) as usize, yy.clamp(0, h - 1) as usize, c)
+                                as f64
+                        }
                     }
                 };
                 let v = px(x0, y0) * (1.0 - fx) * (1.0 - fy)
@@ -105,8 +124,30 @@ pub fn warp(img: &RgbImage, m: &Affine, size: usize) -> Result<RgbImage> {
 
 /// Aligns a face to the 112×112 ArcFace template from its five landmarks (image pixels).
 pub fn align_face(img: &RgbImage, landmarks: &[[f64; 2]; 5]) -> Result<RgbImage> {
+    align_face_fill(img, landmarks, Fill::Black)
+}
+
+/// [`align_face`] with a choice of what fills the part of the template outside the image.
+pub fn align_face_fill(img: &RgbImage, landmarks: &[[f64; 2]; 5], fill: Fill) -> Result<RgbImage> {
     let m = similarity(landmarks, &ARCFACE_TEMPLATE)?;
-    warp(img, &m, 112)
+    warp_fill(img, &m, 112, fill)
+}
+
+/// Share of the 112×112 aligned face that maps outside the source image (what a [`Fill`]
+/// invents), in 0…1.
+pub fn outside_fraction(img: &RgbImage, landmarks: &[[f64; 2]; 5]) -> Result<f64> {
+    let inv = invert(&similarity(landmarks, &ARCFACE_TEMPLATE)?)?;
+    let (w, h) = (img.width as f64, img.height as f64);
+    let mut outside = 0usize;
+    for y in 0..112 {
+        for x in 0..112 {
+            let [sx, sy] = apply(&inv, [x as f64, y as f64]);
+            if sx < 0.0 || sy < 0.0 || sx > w - 1.0 || sy > h - 1.0 {
+                outside += 1;
+            }
+        }
+    }
+    Ok(outside as f64 / (112.0 * 112.0))
 }
 
 #[cfg(test)]

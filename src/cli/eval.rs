@@ -17,6 +17,8 @@ use serde_json::{Value, json};
 
 use super::{BackendArg, ModelArgs, aligned_faces, assets_dir, make_scorer, read, read_labelled};
 
+mod pairs;
+
 #[derive(clap::Args)]
 pub struct EvalArgs {
     #[command(subcommand)]
@@ -32,6 +34,9 @@ enum EvalCommand {
     /// severities on clean aligned faces; pooled Spearman correlation of severity with each
     /// raw score.
     Degrade(DegradeArgs),
+    /// A verification benchmark's pair protocol: aligns every face from its landmarks, then
+    /// reports accuracy, TAR at the FMR, and each raw score's EDC with the random baseline.
+    Pairs(pairs::PairsArgs),
 }
 
 /// Threshold protocol on the command line.
@@ -93,6 +98,7 @@ pub fn run(args: EvalArgs) -> Result<i32> {
     match args.command {
         EvalCommand::Edc(a) => run_edc(a),
         EvalCommand::Degrade(a) => run_degrade(a),
+        EvalCommand::Pairs(a) => pairs::run(a),
     }
 }
 

@@ -10,6 +10,8 @@
 //! * [`io`]: parsing of comparison files (`pathA pathB is_same similarity`) and quality-score
 //!   files (`path score`) from text, with errors naming `file:line`, and joining the two into
 //!   [`Pair`]s.
+//! * [`pairs`]: a benchmark's pair protocol (`a b same|diff fold`), 10-fold verification
+//!   accuracy and TAR at a fixed FMR.
 //!
 //! No file access happens here: the functions take text and values, so the module builds for
 //! WebAssembly as well (the scoring drivers in [`degrade`] are native only).
@@ -32,5 +34,6 @@
 pub mod degrade;
 pub mod edc;
 pub mod io;
+pub mod pairs;
 
 pub use edc::{Curve, Edc, Orientation, Pair, Protocol, RandomBaseline};
