@@ -19,7 +19,7 @@ MODEL    ?=
 MFN      ?= ../shared/assets/models/insightface-mobilefacenet-y1
 PORT     ?= 8080
 
-.PHONY: help setup build demo test test-native test-browser pkg score bench bench-browser fmt lint
+.PHONY: help setup build demo test test-native test-browser pkg score bench bench-browser fmt lint fuzz
 
 help:
 	@echo "make demo    build and serve the demo site on http://127.0.0.1:$(PORT)"
@@ -29,6 +29,7 @@ help:
 	@echo "make test    install what is missing, then run every test"
 	@echo "make bench   criterion benchmarks + the PyTorch comparison"
 	@echo "make lint    rustfmt + clippy"
+	@echo "make fuzz    longer seeded fuzzing of every loader and parser (FUZZ_ITERS=$(FUZZ_ITERS))"
 
 setup:
 	scripts/setup.sh
@@ -74,6 +75,11 @@ score: build
 
 bench: setup
 	scripts/bench.sh
+
+# The seeded fuzz tests of `make test`, with many more mutations per input.
+FUZZ_ITERS ?= 3000
+fuzz: setup
+	GRAFIQS_FUZZ_ITERS=$(FUZZ_ITERS) $(CARGO) test $(CARGO_FLAGS) --test robustness -- --nocapture
 
 fmt:
 	$(CARGO) fmt

@@ -1,5 +1,8 @@
 //! Hostile inputs never panic: truncated and bit-flipped JPEG/PNG files through the decoder,
-//! and damaged model files through every loader. Each must return a value (`Ok` or `Err`).
+//! damaged model files through every loader (PyTorch zip and legacy, MXNet, the container,
+//! the detector), and damaged evaluation files through their parsers. Each must return a value
+//! (`Ok` or `Err`). Seeded: the same inputs every run; `GRAFIQS_FUZZ_ITERS` (or `make fuzz`)
+//! tries more.
 
 mod common;
 
@@ -59,21 +62,89 @@ fn damaged_images_give_errors_not_panics() {
     eprintln!("damaged images: {ok} decoded, {err} rejected, none panicked");
 }
 
+fn iters(default: usize) -> usize {
+    std::env::var("GRAFIQS_FUZZ_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 #[test]
 fn damaged_model_files_give_errors_not_panics() {
     let mut files = vec![
         read(fixtures().join("tiny_iresnet.pth")),
+        read(fixtures().join("tiny_iresnet_legacy.pth")),
+        read(fixtures().join("tiny_iresnet_module.pth")),
         tiny_model().to_bytes(Storage::F16),
+        grafiqs::model::BUNDLED_MODEL.to_vec(),
     ];
     files.push(grafiqs::detect::BUNDLED_MODEL.to_vec());
+    let mut tried = 0;
     for f in &files {
-        for m in mutations(f, 120) {
+        for m in mutations(f, iters(120)) {
             let r = std::panic::catch_unwind(|| {
                 let _ = Model::from_bytes(&m);
                 let _ = Model::from_torch(&m, "iresnet", "x");
+                let _ = Model::from_torch(&m, "mobilefacenet-relu6", "x");
                 let _ = grafiqs::Detector::cpu(&m);
             });
             assert!(r.is_ok(), "a damaged model file made a loader panic");
+            tried += 1;
         }
     }
+    if let Some(assets) = assets() {
+        let dir = assets.join("models/insightface-mobilefacenet-y1");
+        let params = read(dir.join("model-0000.params"));
+        let symbol = read(dir.join("model-symbol.json"));
+        for m in mutations(&params, iters(40)) {
+            let r = std::panic::catch_unwind(|| {
+                let s = String::from_utf8_lossy(&symbol);
+                let _ = Model::from_mxnet(&m, &s, "mobilefacenet", None, "x");
+            });
+            assert!(r.is_ok(), "damaged MXNet params made the importer panic");
+            tried += 1;
+        }
+        for m in mutations(&symbol, iters(40)) {
+            let r = std::panic::catch_unwind(|| {
+                let s = String::from_utf8_lossy(&m);
+                let _ = Model::from_mxnet(&params, &s, "mobilefacenet", None, "x");
+            });
+            assert!(r.is_ok(), "a damaged MXNet symbol made the importer panic");
+            tried += 1;
+        }
+    }
+    eprintln!("damaged model files: {tried} inputs, none panicked");
+}
+
+#[test]
+fn damaged_evaluation_files_give_errors_not_panics() {
+    use grafiqs::eval::{degrade, io, pairs};
+    let mut texts = vec![
+        read(fixtures().join("edc_comparisons.txt")),
+        read(fixtures().join("edc_quality_a.txt")),
+    ];
+    if let Some(assets) = assets() {
+        let dir = assets.join("faces/lfwcrop-folds1-5");
+        texts.push(read(dir.join("pairs.txt"))[..4000].to_vec());
+        texts.push(read(dir.join("labels.csv"))[..4000].to_vec());
+    }
+    let mut tried = 0;
+    for t in &texts {
+        for m in mutations(t, iters(150)) {
+            let s = String::from_utf8_lossy(&m);
+            let r = std::panic::catch_unwind(|| {
+                let _ = io::parse_comparisons(&s, "c");
+                let _ = io::parse_quality(&s, "q");
+                let _ = degrade::parse_labels(&s, "l");
+                if let Ok(p) = pairs::parse_pairs(&s, "p") {
+                    let sims: Vec<f64> = (0..p.len()).map(|i| (i % 7) as f64 / 7.0).collect();
+                    let _ = pairs::accuracy(&p, &sims);
+                    let _ = pairs::tar_at_fmr(&p, &sims, 1e-2);
+                }
+            });
+            assert!(r.is_ok(), "a damaged evaluation file made a parser panic");
+            tried += 1;
+        }
+    }
+    eprintln!("damaged evaluation files: {tried} inputs, none panicked");
 }
