@@ -19,6 +19,8 @@ export interface ScoreResult {
   calibrated: boolean;
   /** The GraFIQs loss (mean BatchNorm statistics mismatch). */
   loss: number;
+  /** Name of the model that produced this result (e.g. "foamliu-mobilefacenet"). */
+  model: string;
   /** The backend that produced this result. */
   backend: 'webgpu' | 'cpu';
   /** Set when a WebGPU failure (e.g. a lost device) moved scoring to the CPU. */
@@ -62,6 +64,8 @@ export interface Progress {
 }
 
 export interface ModelInfo {
+  /** Short name, reported with every result (the architecture for files without one). */
+  name: string;
   architecture: string;
   parameters: number;
   batchnormLayers: number;
@@ -74,8 +78,11 @@ export interface ModelInfo {
 }
 
 export interface CreateScorerOptions {
-  /** URL of a `.grafiqs` model file, or its bytes. */
-  model: string | URL | ArrayBuffer | Uint8Array;
+  /**
+   * URL of a `.grafiqs` model file, or its bytes. Default: the model the package ships
+   * (foamliu-mobilefacenet, Apache-2.0; {@link defaultModelUrl}).
+   */
+  model?: string | URL | ArrayBuffer | Uint8Array;
   /**
    * "auto" (default): WebGPU when a hardware adapter is granted, else the CPU (software
    * adapters such as SwiftShader are skipped: they are slower than the CPU path).
@@ -102,13 +109,17 @@ export declare class Scorer {
   dispose(): void;
 }
 
-export declare function createScorer(options: CreateScorerOptions): Promise<Scorer>;
+export declare function createScorer(options?: CreateScorerOptions): Promise<Scorer>;
+/** URL of the model the package ships, next to the module. */
+export declare function defaultModelUrl(): URL;
 export declare function initialize(options?: { wasm?: CreateScorerOptions['wasm'] }): Promise<unknown>;
 export declare function loadModel(
   url: string | URL,
   options?: { onProgress?: (p: Progress) => void; cache?: boolean | string; signal?: AbortSignal },
 ): Promise<Uint8Array>;
 export declare function webGpuAvailable(): boolean;
+/** Whether this engine runs WebAssembly SIMD, which the package's module needs. */
+export declare function wasmSimdAvailable(): boolean;
 export declare function toRgba(image: ImageInput): { data: Uint8Array; width: number; height: number };
 
 /** One guidance measure: raw value, 0–100 score (higher = better) and verdict. */
@@ -182,8 +193,8 @@ export interface Assessment {
 }
 
 export interface CreateAssessorOptions extends Omit<CreateScorerOptions, 'model'> {
-  /** Optional recognition model (URL or bytes) for GraFIQs quality. */
-  model?: CreateScorerOptions['model'];
+  /** Recognition model (URL or bytes) for GraFIQs quality; default: the shipped model; `null`: guidance only. */
+  model?: CreateScorerOptions['model'] | null;
   /** MTCNN weights (URL or bytes); default: `mtcnn.grafiqs` next to the module. */
   detector?: string | URL | ArrayBuffer | Uint8Array;
 }
@@ -193,6 +204,8 @@ export declare class Assessor {
   readonly backend: 'webgpu' | 'cpu' | 'disposed';
   readonly fallbackReason: string | undefined;
   readonly hasModel: boolean;
+  /** Name of the recognition model used for quality, or null without one. */
+  readonly modelName: string | null;
   setModel(model: CreateScorerOptions['model'] | null, options?: { onProgress?: (p: Progress) => void; cache?: boolean | string; signal?: AbortSignal }): Promise<void>;
   assessFrame(source: ImageInput, options?: { score?: boolean; crops?: boolean }): Promise<Assessment>;
   dispose(): void;

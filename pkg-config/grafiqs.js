@@ -6,6 +6,20 @@ import init, { WasmAssessor, WasmScorer, initWebGpu } from './grafiqs_wasm.js';
 let wasmReady = null;
 let gpuReady = null;
 
+// The module is built with WebAssembly SIMD (128-bit), which every current browser has
+// (Chrome/Edge 91+, Firefox 89+, Safari 16.4+). A 30-byte module using one SIMD instruction
+// tells whether this engine has it, so older ones get a clear error instead of a compile failure.
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
+
+/** Whether this engine runs WebAssembly with SIMD, which the package needs. */
+export function wasmSimdAvailable() {
+  try {
+    return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Loads the WebAssembly module (once). Called by createScorer; call it yourself to start the
  * download early. `options.wasm` overrides where the .wasm comes from (URL, Response,
@@ -13,6 +27,11 @@ let gpuReady = null;
  */
 export function initialize(options = {}) {
   if (!wasmReady) {
+    if (!wasmSimdAvailable()) {
+      return Promise.reject(
+        new Error('grafiqs: this browser lacks WebAssembly SIMD (Chrome/Edge 91+, Firefox 89+ and Safari 16.4+ have it)'),
+      );
+    }
     const source = options.wasm ?? new URL('./grafiqs_wasm_bg.wasm', import.meta.url);
     wasmReady = init({ module_or_path: source }).catch((e) => {
       wasmReady = null;

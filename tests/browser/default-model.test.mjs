@@ -105,3 +105,24 @@ test('createAssessor() gives quality with the shipped model; model: null is guid
   assert.match(res.nullScorer, /TypeError: .*needs a model/);
   await p.close();
 });
+
+test('an engine without WebAssembly SIMD gets a clear error, not a compile failure', async () => {
+  const p = await browser.newPage();
+  // Pretend to be an engine that rejects SIMD instructions.
+  await p.addInitScript(() => {
+    const validate = WebAssembly.validate.bind(WebAssembly);
+    WebAssembly.validate = (bytes) => (bytes.length < 64 ? false : validate(bytes));
+  });
+  await p.goto(`${server.url}/`);
+  await p.waitForFunction(() => window.grafiqs);
+  const res = await p.evaluate(async () => {
+    try {
+      await grafiqs.createScorer({ backend: 'cpu' });
+      return 'created';
+    } catch (e) {
+      return `${grafiqs.wasmSimdAvailable()} ${e.message}`;
+    }
+  });
+  assert.match(res, /^false grafiqs: this browser lacks WebAssembly SIMD/);
+  await p.close();
+});
