@@ -23,8 +23,8 @@ PORT     ?= 8080
 
 help:
 	@echo "make demo    build and serve the demo site on http://127.0.0.1:$(PORT)"
-	@echo "make score   WEIGHTS=<ckpt> BACKBONE=<arch> IMAGES=<dir>  score a folder of faces"
-	@echo "             (or MODEL=<file.grafiqs>; writes $(OUT)/GraFIQs_*.txt)"
+	@echo "make score   IMAGES=<dir>  score a folder of faces with the shipped model"
+	@echo "             (or MODEL=<file.grafiqs>, or WEIGHTS=<ckpt> BACKBONE=<arch>; writes $(OUT)/GraFIQs_*.txt)"
 	@echo "make pkg     build the npm package into pkg/"
 	@echo "make test    install what is missing, then run every test"
 	@echo "make bench   criterion benchmarks + the PyTorch comparison"
@@ -68,9 +68,7 @@ bench-browser: pkg
 	node scripts/bench-browser.mjs
 
 score: build
-	@if [ -z "$(MODEL)$(WEIGHTS)" ]; then \
-	  echo "give MODEL=<file.grafiqs> or WEIGHTS=<checkpoint> BACKBONE=<arch> (pretrained weights are not bundled: see README)"; exit 2; fi
-	$(BIN) score $(if $(MODEL),--model $(MODEL),--weights $(WEIGHTS) --backbone $(BACKBONE)) \
+	$(BIN) score $(if $(MODEL),--model $(MODEL),$(if $(WEIGHTS),--weights $(WEIGHTS) --backbone $(BACKBONE),--model default)) \
 	  --image-path $(IMAGES) --image-extension $(EXT) --output-dir $(OUT) --bgr2rgb
 
 bench: setup

@@ -56,6 +56,7 @@ export async function createWorkerScorer(options = {}) {
       worker.postMessage({ id, op, args: a }, transfer);
     });
   const model = args.model instanceof URL ? args.model.href : args.model;
+  // No model: the worker loads the shipped one from next to the package's module.
   const created = await call('create', { ...args, model: typeof model === 'string' ? new URL(model, location.href).href : model }, [], onProgress);
   let disposed = false;
   const live = () => {

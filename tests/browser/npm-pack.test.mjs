@@ -12,6 +12,7 @@ import * as h from './harness.mjs';
 
 let prep;
 let tarball;
+let shipped;
 
 // The app a user would write: plain imports of the package, nothing bundler-specific.
 const MAIN_JS = `import { createScorer, assessFrame } from 'grafiqs';
@@ -25,6 +26,13 @@ window.runScore = async (modelUrl, imageUrl) => {
   const worker = await w.score(bytes);
   await w.dispose();
   return { main, worker };
+};
+window.runDefault = async (imageUrl) => {
+  const bytes = new Uint8Array(await (await fetch(imageUrl)).arrayBuffer());
+  const s = await createScorer({ backend: 'cpu' });
+  const r = await s.score(bytes);
+  s.dispose();
+  return r;
 };
 window.runAssess = async (imageUrl) => {
   const bitmap = await createImageBitmap(await (await fetch(imageUrl)).blob());
@@ -40,12 +48,16 @@ before(async () => {
   const packed = execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: h.pkgDir, encoding: 'utf8' });
   const [info] = JSON.parse(packed);
   tarball = { path: path.join(dir, info.filename), info };
+  const json = path.join(dir, 'shipped.json');
+  h.grafiqs('score', '--model', 'default', '--bgr2rgb', '--quiet', '--output-dir', dir, '--json', json, path.join(h.fixtures, 'tiny_img0.png'));
+  shipped = JSON.parse(await readFile(json, 'utf8')).results[0];
 });
 
 test('the tarball holds the package files', () => {
   const { info } = tarball;
   const files = info.files.map((f) => f.path).sort();
-  for (const f of ['grafiqs.js', 'grafiqs.d.ts', 'grafiqs_wasm.js', 'grafiqs_wasm_bg.wasm', 'mtcnn.grafiqs', 'worker.js', 'worker-client.js', 'package.json', 'README.md']) {
+  for (const f of ['grafiqs.js', 'grafiqs.d.ts', 'grafiqs_wasm.js', 'grafiqs_wasm_bg.wasm', 'mtcnn.grafiqs', 'foamliu-mobilefacenet.grafiqs',
+    'LICENSE.foamliu-mobilefacenet', 'NOTICE.foamliu-mobilefacenet', 'worker.js', 'worker-client.js', 'package.json', 'README.md']) {
     assert.ok(files.includes(f), `tarball contains ${f}`);
   }
   console.log(`tarball ${info.filename}: ${info.size} bytes packed, ${info.unpackedSize} unpacked, ${files.length} files`);
@@ -72,7 +84,7 @@ async function bundledJs(dir) {
 async function runBuiltApp(name, dist) {
   const { files, js } = await bundledJs(dist);
   assert.ok(files.some((f) => f.endsWith('.wasm')), `the .wasm is emitted: ${files}`);
-  assert.ok(files.some((f) => f.endsWith('.grafiqs')), `the detector model is emitted: ${files}`);
+  assert.ok(files.filter((f) => f.endsWith('.grafiqs')).length >= 2, `the detector and the shipped model are emitted: ${files}`);
   assert.ok(!/require\(["'](fs|path|url)["']\)|from ["']node:/.test(js), 'no Node built-ins in the bundle');
 
   const photo = h.haveAssets() ? path.join(h.assets, 'faces/lfw-colour/Albert_Costa_0001.jpg') : null;
@@ -90,6 +102,10 @@ async function runBuiltApp(name, dist) {
       assert.ok(h.rel(r.main.scores[k], prep.tiny.results[0].scores[k]) <= 1e-3, `main ${k}`);
       assert.ok(h.rel(r.worker.scores[k], prep.tiny.results[0].scores[k]) <= 1e-3, `worker ${k}`);
     }
+    // No model given: the bundled copy of the shipped model, as the native `--model default`.
+    const d = await page.evaluate(() => window.runDefault('/fixtures/tiny_img0.png'));
+    assert.equal(d.model, 'foamliu-mobilefacenet');
+    for (const k of h.KINDS) assert.ok(h.rel(d.scores[k], shipped.scores[k]) <= 1e-3, `shipped model ${k}`);
     if (photo) {
       const native = JSON.parse(h.grafiqs('assess', '--json', photo))[0].faces;
       const faces = await page.evaluate((u) => window.runAssess(u), `/photo/${path.basename(photo)}`);
