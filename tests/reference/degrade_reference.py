@@ -2,6 +2,7 @@
 """Independent reference for `grafiqs eval degrade`: the degradation sweep in PyTorch + OpenCV.
 
     python3 tests/reference/degrade_reference.py [--out tests/fixtures/degrade_expected.json]
+    python3 tests/reference/degrade_reference.py --model foamliu   # -> degrade_expected_foamliu.json
 
 The 12 colour LFW faces of ../shared/assets/faces/lfw-colour are aligned to the ArcFace
 112x112 template with a least-squares similarity transform (Umeyama, numpy) and OpenCV's
@@ -136,14 +137,30 @@ def degrade(kind: str, img: np.ndarray, p: float, seed: int) -> np.ndarray:
     raise ValueError(kind)
 
 
+FOAMLIU_PT = os.path.join(ASSETS, "models", "foamliu-mobilefacenet", "mobilefacenet.pt")
+
+
 class Scorer:
-    def __init__(self):
-        self.model = gr.MXNetGraph(os.path.join(MFN_DIR, "model-symbol.json"),
-                                   os.path.join(MFN_DIR, "model-0000.params")).float().eval()
+    """GraFIQs scores of a list of aligned RGB uint8 faces, float32."""
+
+    def __init__(self, which="insightface"):
+        self.which = which
+        if which == "insightface":
+            self.model = gr.MXNetGraph(os.path.join(MFN_DIR, "model-symbol.json"),
+                                       os.path.join(MFN_DIR, "model-0000.params")).float().eval()
+        else:
+            self.model = gr.MobileFaceNetReLU6()
+            self.model.load_state_dict(torch.load(FOAMLIU_PT, map_location="cpu", weights_only=True))
+            self.model = self.model.float().eval()
 
     def __call__(self, images):
         x = torch.from_numpy(np.stack(images).astype(np.float32)).permute(0, 3, 1, 2)
-        res = gr.grafiqs(self.model, (x - 127.5) * 0.0078125, gr.MOBILEFACENET_STAGES)
+        if self.which == "insightface":
+            res = gr.grafiqs(self.model, (x - 127.5) * 0.0078125, gr.MOBILEFACENET_STAGES)
+        else:
+            mean = torch.tensor(gr.IMAGENET_MEAN).view(1, 3, 1, 1)
+            std = torch.tensor(gr.IMAGENET_STD).view(1, 3, 1, 1)
+            res = gr.grafiqs(self.model, (x / 255.0 - mean) / std)
         return np.stack([res["scores"][k].numpy().astype(np.float64) for k in gr.SCORE_KEYS], 1)
 
 
@@ -158,26 +175,30 @@ def sweep(score, faces, clean, kind, levels):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default=os.path.join(ROOT, "tests", "fixtures", "degrade_expected.json"))
+    ap.add_argument("--model", choices=["insightface", "foamliu"], default="insightface")
+    ap.add_argument("--out")
     args = ap.parse_args()
+    suffix = "" if args.model == "insightface" else "_foamliu"
+    args.out = args.out or os.path.join(ROOT, "tests", "fixtures", f"degrade_expected{suffix}.json")
     if not os.path.isdir(FACES_DIR) or not os.path.isdir(MFN_DIR):
         sys.exit(f"{FACES_DIR} or {MFN_DIR} not found")
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     faces = load_faces()
-    score = Scorer()
+    score = Scorer(args.model)
     clean = score([img for _, img in faces])
     spearman = {}
     for kind, levels in LEVELS.items():
         spearman[kind] = sweep(score, faces, clean, kind, levels)
         print(f"{kind:10s} " + " ".join(f"{spearman[kind][k]:6.3f}" for k in gr.SCORE_KEYS), flush=True)
     sensitivity = []
-    for kind, label, levels in SENSITIVITY:
+    for kind, label, levels in SENSITIVITY if args.model == "insightface" else []:
         r = sweep(score, faces, clean, kind, levels)
         sensitivity.append({"degradation": kind, "levels": label, "spearman": r})
         print(f"  {kind:16s} {label:38s} " + " ".join(f"{r[k]:6.3f}" for k in gr.SCORE_KEYS), flush=True)
     out = {
         "description": "Pooled Spearman correlation of severity (0 = clean, 1..5) with each raw "
-                       "GraFIQs score, InsightFace MobileFaceNet y1 on the 12 lfw-colour faces "
+                       "GraFIQs score, " + ("InsightFace MobileFaceNet y1" if args.model == "insightface"
+                                            else "foamliu MobileFaceNet (ReLU6)") + " on the 12 lfw-colour faces "
                        "aligned with their landmarks; independent PyTorch + OpenCV + numpy "
                        "implementation (tests/reference/degrade_reference.py), float32.",
         "faces": [name for name, _ in faces],
