@@ -170,7 +170,8 @@ pub fn run(args: ScoreArgs) -> Result<i32> {
             })
             .collect();
         let text = serde_json::to_string_pretty(&serde_json::json!({
-            "model": scorer.model().meta.architecture,
+            "model": scorer.model().name(),
+            "architecture": scorer.model().meta.architecture,
             "backend": scorer.backend().name(),
             "channel_order": if args.bgr2rgb { "rgb" } else { "bgr" },
             "results": items,
