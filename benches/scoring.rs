@@ -1,6 +1,7 @@
 //! Per-image GraFIQs time (forward + backward + the five score sums) on the CPU backend:
-//! the real MobileFaceNet (from ../shared/assets, skipped when absent) and iResNet-50 with
-//! synthetic weights (no pretrained iResNet is available offline), at batch 1 and 8.
+//! the real InsightFace MobileFaceNet (from ../shared/assets, skipped when absent), the shipped
+//! model (foamliu-mobilefacenet) and iResNet-50 with synthetic weights (no pretrained iResNet
+//! is available offline), at batch 1 and 8.
 //! `scripts/bench.sh` runs this and the PyTorch script on the same machine and prints ratios.
 
 use std::path::PathBuf;
@@ -56,6 +57,10 @@ fn bench(c: &mut Criterion) {
         Some(m) => models.push(("mobilefacenet", m)),
         None => eprintln!("SKIPPED mobilefacenet: ../shared/assets not found"),
     }
+    models.push((
+        "foamliu-mobilefacenet",
+        Model::bundled().expect("the shipped model loads"),
+    ));
     models.push(("iresnet50", iresnet50()));
     let mut g = c.benchmark_group("grafiqs_cpu");
     g.sample_size(10)

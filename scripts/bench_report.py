@@ -10,7 +10,7 @@ tmap = {(r["model"], r["batch"]): r["ms_per_image"] for r in torch["results"]}
 print(f"| model | batch | Rust CPU ms/image | PyTorch CPU ms/image ({torch['threads']} threads) | Rust / PyTorch |")
 print("|---|---|---|---|---|")
 rust = {}
-for model in ["mobilefacenet", "iresnet50"]:
+for model in ["mobilefacenet", "foamliu-mobilefacenet", "iresnet50"]:
     for batch in [1, 8]:
         est = crit / model / str(batch) / "new" / "estimates.json"
         if not est.exists():
@@ -21,6 +21,6 @@ for model in ["mobilefacenet", "iresnet50"]:
         t = tmap.get((model, batch))
         ratio = f"{ms / t:.2f}x" if t else "n/a"
         print(f"| {model} | {batch} | {ms:.1f} | {t:.1f} | {ratio} |" if t else f"| {model} | {batch} | {ms:.1f} | n/a | n/a |")
-for model in ["mobilefacenet", "iresnet50"]:
+for model in ["mobilefacenet", "foamliu-mobilefacenet", "iresnet50"]:
     if (model, 1) in rust and (model, 8) in rust:
         print(f"\n{model}: batch-8 throughput = {rust[(model, 1)] / rust[(model, 8)]:.2f}x batch-1")

@@ -78,7 +78,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=int, default=None, help="default: torch's default")
     ap.add_argument("--batches", default="1,8")
-    ap.add_argument("--models", default="mobilefacenet,iresnet50")
+    ap.add_argument("--models", default="mobilefacenet,foamliu-mobilefacenet,iresnet50")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     if args.threads:
@@ -96,6 +96,14 @@ def main():
                 continue
             m = gr.MXNetGraph(sym, par).float().eval()
             models.append(("mobilefacenet", m, gr.MOBILEFACENET_STAGES))
+        elif name == "foamliu-mobilefacenet":
+            pt = os.path.join(MFN_DIR, "..", "foamliu-mobilefacenet", "mobilefacenet.pt")
+            if not os.path.exists(pt):
+                print(f"SKIP foamliu-mobilefacenet: {os.path.normpath(pt)} not found")
+                continue
+            m = gr.MobileFaceNetReLU6()
+            m.load_state_dict(torch.load(pt, map_location="cpu", weights_only=True))
+            models.append(("foamliu-mobilefacenet", m.float().eval(), ()))
         elif name == "iresnet50":
             models.append(("iresnet50", make_iresnet50(), ()))
         else:
