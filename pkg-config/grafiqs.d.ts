@@ -188,6 +188,8 @@ export interface Assessment {
   advice: Advice[];
   /** Main (largest) face first. */
   faces: FaceAssessment[];
+  /** The recognition model behind `quality`, when one is loaded and scoring was on. */
+  model?: string;
   backend: 'webgpu' | 'cpu';
   fallbackReason?: string;
 }

@@ -86,7 +86,7 @@ test('createAssessor() gives quality with the shipped model; model: null is guid
   const res = await p.evaluate(async () => {
     const frame = await createImageBitmap(await (await fetch('/fixtures/tiny_img1.png')).blob());
     const a = await grafiqs.createAssessor({ backend: 'cpu' });
-    const withModel = { hasModel: a.hasModel, modelName: a.modelName };
+    const withModel = { hasModel: a.hasModel, modelName: a.modelName, model: (await a.assessFrame(frame)).model };
     a.dispose();
     const g = await grafiqs.createAssessor({ backend: 'cpu', model: null });
     const without = { hasModel: g.hasModel, modelName: g.modelName, faces: (await g.assessFrame(frame)).faces.length };
@@ -99,7 +99,7 @@ test('createAssessor() gives quality with the shipped model; model: null is guid
     }
     return { withModel, without, nullScorer };
   });
-  assert.deepEqual(res.withModel, { hasModel: true, modelName: 'foamliu-mobilefacenet' });
+  assert.deepEqual(res.withModel, { hasModel: true, modelName: 'foamliu-mobilefacenet', model: 'foamliu-mobilefacenet' });
   assert.equal(res.without.hasModel, false);
   assert.equal(res.without.modelName, null);
   assert.match(res.nullScorer, /TypeError: .*needs a model/);
