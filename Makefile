@@ -7,6 +7,11 @@ FEATURES    ?= wgpu
 # Tests, benches and the CLI share one (release) build: Burn's kernels need optimisation and
 # building a second profile would double a ~30 min cold build.
 CARGO_FLAGS := --release --features $(FEATURES)
+# Every target builds the binaries together with the examples: examples may use
+# dev-dependencies, so Cargo then resolves features exactly as for `cargo test`, and `make demo`
+# after `make test` (or the other way round) recompiles nothing. `--bin grafiqs` alone would
+# resolve another feature set and rebuild Burn's crates.
+BUILD       := $(CARGO) build $(CARGO_FLAGS) --bins --examples
 BIN          = $(or $(CARGO_TARGET_DIR),target)/release/grafiqs
 
 # `make score` inputs.
@@ -35,7 +40,7 @@ setup:
 	scripts/setup.sh
 
 build: setup
-	$(CARGO) build $(CARGO_FLAGS) --bin grafiqs
+	$(BUILD)
 
 test: setup test-native pkg test-browser
 
@@ -49,14 +54,14 @@ pkg: setup
 
 # Real Chromium via playwright-core: WebGPU + CPU parity, fallback, errors, worker, npm pack.
 test-browser: setup
-	$(CARGO) build $(CARGO_FLAGS) --bin grafiqs --example fake_camera
+	$(BUILD)
 	cd tests/browser && npm test
 
 # The demo site on http://127.0.0.1:8080 (static files in www/, the package copied to www/pkg).
 # When the shared test assets exist, their MobileFaceNet is converted into www/models/ (git-ignored,
 # never committed) and offered in the model picker; the site works without it.
 demo: pkg
-	$(CARGO) build $(CARGO_FLAGS) --bin grafiqs
+	$(BUILD)
 	rm -rf www/pkg && cp -r pkg www/pkg
 	@if [ -f $(MFN)/model-0000.params ] && [ ! -f www/models/mobilefacenet.grafiqs ]; then \
 	  mkdir -p www/models && $(BIN) convert --weights $(MFN)/model-0000.params --backbone mobilefacenet \
@@ -64,7 +69,7 @@ demo: pkg
 	node scripts/serve.mjs www $(PORT)
 
 bench-browser: pkg
-	$(CARGO) build $(CARGO_FLAGS) --bin grafiqs
+	$(BUILD)
 	node scripts/bench-browser.mjs
 
 score: build

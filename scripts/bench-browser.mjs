@@ -22,7 +22,10 @@ if (prep.mobilefacenet) {
   frame = '/lfw/Alberto_Fujimori_0001.jpg';
   h.grafiqs('convert', '--weights', path.join(h.assets, 'models/insightface-mobilefacenet-y1/model-0000.params'), '--backbone', 'mobilefacenet', '--out', path.join(prep.gen, 'mobilefacenet-f16.grafiqs'), '--f16');
 }
-const model = prep.mobilefacenet ? '/models/mobilefacenet-f16.grafiqs' : '/models/tiny.grafiqs';
+// BENCH_MODEL=shipped (default): the model the package ships; insightface: the research
+// MobileFaceNet converted from the shared assets (when present).
+const model =
+  process.env.BENCH_MODEL === 'insightface' && prep.mobilefacenet ? '/models/mobilefacenet-f16.grafiqs' : '/pkg/foamliu-mobilefacenet.grafiqs';
 const server = await h.serve(mounts);
 const browser = await h.launch({ webgpu: true, args: ['--enable-precise-memory-info'] });
 const reps = process.env.REPS ?? 5;
