@@ -77,6 +77,85 @@ export interface ModelInfo {
   calibrated: boolean;
 }
 
+/**
+ * Stable `code` of the errors the package raises itself (the message says more). Errors coming
+ * from the Rust side (a model whose tensors do not fit its architecture, an image that cannot be
+ * decoded) carry no code.
+ */
+export type GrafiqsErrorCode =
+  /** The bytes (fetched, cached or given) are not a `.grafiqs` container: HTML, JSON, a checkpoint… */
+  | 'model_not_grafiqs'
+  /** A `.grafiqs` container of a format version this build does not read. */
+  | 'model_version'
+  /** The container is shorter than its header says. */
+  | 'model_truncated'
+  /** The container's CRC-32 does not match (truncated or corrupt). */
+  | 'model_corrupt'
+  /** The model URL answered with an HTTP error status. */
+  | 'model_http'
+  /** The model URL could not be fetched at all (network, CORS). */
+  | 'model_fetch'
+  /** The model's SHA-256 differs from `integrity`. */
+  | 'integrity_mismatch'
+  /** `integrity` is neither "sha256-<base64>" nor 64 hex digits. */
+  | 'integrity_invalid'
+  /** `integrity` was given but `crypto.subtle` is missing (not a secure context). */
+  | 'integrity_unavailable'
+  /** The scorer, assessor, capture session or worker scorer was disposed (also for calls in flight). */
+  | 'disposed'
+  /** The WebAssembly instance trapped during this call; the next call re-creates it. */
+  | 'module_trapped'
+  /** Not an image, width/height not non-negative integers, or a detached pixel buffer. */
+  | 'invalid_image'
+  /** An image or frame over {@link LIMITS} (side or pixel count), also as declared by a JPEG/PNG header. */
+  | 'image_too_large'
+  /** More images (or pixels) in one scoreBatch call than the model's `limits` allow. */
+  | 'batch_too_large'
+  /** The module worker of createWorkerScorer failed. */
+  | 'worker_failed'
+  /** The engine has no WebAssembly SIMD, which the module needs ({@link wasmSimdAvailable}). */
+  | 'wasm_simd_unavailable';
+
+/** An Error raised by the package, with its stable code. */
+export interface GrafiqsError extends Error {
+  code?: GrafiqsErrorCode;
+}
+
+/** Input bounds that keep wasm memory bounded (wasm32 ends at 4 GiB). */
+export interface Limits {
+  /** Smallest side accepted (16 px). */
+  minSide: number;
+  /** Largest side accepted (16384 px). */
+  maxSide: number;
+  /** Pixels of one image or frame. */
+  maxPixels: number;
+  /** Pixels of all images of one scoreBatch call. */
+  maxBatchPixels: number;
+  /** Images per scoreBatch call (per model: see Scorer.limits). */
+  maxBatch: number;
+}
+
+export declare const LIMITS: Readonly<Limits>;
+/** The `.grafiqs` container format version this build reads. */
+export declare const MODEL_FORMAT_VERSION: number;
+
+export interface ModelLoadOptions {
+  onProgress?: (p: Progress) => void;
+  /** Keep the downloaded model in the Cache API (true: cache "grafiqs-models"). */
+  cache?: boolean | string;
+  signal?: AbortSignal;
+  /**
+   * SHA-256 of the model file, "sha256-<base64>" (as in Subresource Integrity) or 64 hex digits;
+   * checked before the model is used or cached.
+   */
+  integrity?: string;
+  /**
+   * Tags the cached copy: a model cached under another version (or another integrity hash) at
+   * the same URL is replaced on the next load.
+   */
+  version?: string | number;
+}
+
 export interface CreateScorerOptions {
   /**
    * URL of a `.grafiqs` model file, or its bytes. Default: the model the package ships
@@ -93,6 +172,10 @@ export interface CreateScorerOptions {
   /** Keep the downloaded model in the Cache API (true: cache "grafiqs-models"). */
   cache?: boolean | string;
   signal?: AbortSignal;
+  /** SHA-256 of the model (see ModelLoadOptions.integrity). */
+  integrity?: string;
+  /** Cache version tag of the model (see ModelLoadOptions.version). */
+  version?: string | number;
   /** Where to load the .wasm from (default: next to the module). */
   wasm?: string | URL | Response | BufferSource | WebAssembly.Module;
 }
@@ -103,6 +186,8 @@ export declare class Scorer {
   /** Why `backend: "auto"` did not use WebGPU, if it did not. */
   readonly fallbackReason: string | undefined;
   readonly info: ModelInfo;
+  /** Input limits for this model; `maxBatch` is derived from the model's size. */
+  readonly limits: Limits;
   score(image: ImageInput | EncodedImage, options?: ScoreOptions): Promise<ScoreResult>;
   scoreBatch(images: ImageInput[], options?: ScoreOptions): Promise<ScoreResult[]>;
   memoryUsage(): { inUse: number; reserved: number } | null;
@@ -112,11 +197,20 @@ export declare class Scorer {
 export declare function createScorer(options?: CreateScorerOptions): Promise<Scorer>;
 /** URL of the model the package ships, next to the module. */
 export declare function defaultModelUrl(): URL;
-export declare function initialize(options?: { wasm?: CreateScorerOptions['wasm'] }): Promise<unknown>;
-export declare function loadModel(
-  url: string | URL,
-  options?: { onProgress?: (p: Progress) => void; cache?: boolean | string; signal?: AbortSignal },
-): Promise<Uint8Array>;
+/** Loads the module; resolves to the exports of the current WebAssembly instance. */
+export declare function initialize(options?: { wasm?: CreateScorerOptions['wasm'] }): Promise<WebAssembly.Exports & { memory: WebAssembly.Memory }>;
+/** Fetches (or takes from the Cache API) a model; only valid `.grafiqs` bytes are returned or cached. */
+export declare function loadModel(url: string | URL, options?: ModelLoadOptions): Promise<Uint8Array>;
+/**
+ * Checks magic, format version, header length and CRC-32 of `.grafiqs` bytes; throws a
+ * GrafiqsError (`model_not_grafiqs`, `model_version`, `model_truncated`, `model_corrupt`).
+ */
+export declare function checkModelBytes(
+  bytes: Uint8Array,
+  options?: { source?: string; contentType?: string },
+): { version: number; headerLength: number; bytes: number };
+/** Traps seen so far and the current instance generation (0 = the first instance). */
+export declare function moduleStatus(): { instance: number; traps: number; trapped: boolean; lastTrap: string | null };
 export declare function webGpuAvailable(): boolean;
 /** Whether this engine runs WebAssembly SIMD, which the package's module needs. */
 export declare function wasmSimdAvailable(): boolean;
@@ -208,13 +302,17 @@ export declare class Assessor {
   readonly hasModel: boolean;
   /** Name of the recognition model used for quality, or null without one. */
   readonly modelName: string | null;
-  setModel(model: CreateScorerOptions['model'] | null, options?: { onProgress?: (p: Progress) => void; cache?: boolean | string; signal?: AbortSignal }): Promise<void>;
+  setModel(model: CreateScorerOptions['model'] | null, options?: ModelLoadOptions): Promise<void>;
+  /** `score: false` skips GraFIQs quality, `crops: false` the aligned crops; both for this call only. */
   assessFrame(source: ImageInput, options?: { score?: boolean; crops?: boolean }): Promise<Assessment>;
   dispose(): void;
 }
 
 export declare function createAssessor(options?: CreateAssessorOptions): Promise<Assessor>;
-/** Assesses a frame with a shared detector-only assessor created on first use. */
+/**
+ * Assesses a frame with a shared assessor, created on first use for each configuration
+ * (`backend`, `detector`, `model`, `wasm`, `integrity`); `score` and `crops` apply per call.
+ */
 export declare function assessFrame(source: ImageInput, options?: CreateAssessorOptions & { score?: boolean; crops?: boolean }): Promise<Assessment>;
 
 export interface BestFrame {
@@ -240,10 +338,18 @@ export declare class CaptureSession {
   constructor(assessor: Assessor, video: HTMLVideoElement, options?: CaptureSessionOptions);
   readonly running: boolean;
   readonly stats: { frames: number; lastMs: number; fps: number };
+  /** Throws a `disposed` error after dispose(). */
   start(): void;
+  /** Stops assessing; a pending captureBest() resolves (best frame so far, or null). */
   stop(): void;
+  /** Stops and forgets the frames; a pending captureBest() resolves. */
+  dispose(): void;
   /** Best ready frame of the window (highest quality passing all checks), or null. */
   bestFrame(): BestFrame | null;
-  /** Waits for a ready frame, lets the window settle, resolves with the best. */
-  captureBest(options?: { settleMs?: number }): Promise<BestFrame | null>;
+  /**
+   * Waits for a ready frame, lets the window settle (`settleMs`, default the window), resolves
+   * with the best. Always settles: with the best frame so far or null on stop(), dispose(), a
+   * disposed assessor or after `timeoutMs`; at once when the session is not running.
+   */
+  captureBest(options?: { settleMs?: number; timeoutMs?: number }): Promise<BestFrame | null>;
 }

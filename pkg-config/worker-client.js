@@ -40,13 +40,26 @@ export async function createWorkerScorer(options = {}) {
     if (data.error) {
       const e = new Error(data.error.message);
       e.name = data.error.name;
+      if (data.error.code) e.code = data.error.code;
       p.reject(e);
     } else p.resolve(data.result);
   };
-  worker.onerror = (ev) => {
-    dead = new Error(`grafiqs worker failed: ${ev.message ?? 'unknown error'}`);
+  // Every pending call settles: the worker failing, or dispose(), rejects them all.
+  const end = (error) => {
+    dead ??= error;
     for (const p of pending.values()) p.reject(dead);
     pending.clear();
+  };
+  worker.onerror = (ev) => {
+    ev.preventDefault?.();
+    const e = new Error(`grafiqs worker failed: ${ev.message ?? 'unknown error'}`);
+    e.code = 'worker_failed';
+    end(e);
+  };
+  worker.onmessageerror = () => {
+    const e = new Error('grafiqs worker failed: a message could not be deserialised');
+    e.code = 'worker_failed';
+    end(e);
   };
   const call = (op, a, transfer = [], progress) =>
     new Promise((resolve, reject) => {
@@ -56,11 +69,16 @@ export async function createWorkerScorer(options = {}) {
       worker.postMessage({ id, op, args: a }, transfer);
     });
   const model = args.model instanceof URL ? args.model.href : args.model;
+  const disposedError = () => {
+    const e = new Error('grafiqs: the scorer was disposed');
+    e.code = 'disposed';
+    return e;
+  };
   // No model: the worker loads the shipped one from next to the package's module.
   const created = await call('create', { ...args, model: typeof model === 'string' ? new URL(model, location.href).href : model }, [], onProgress);
   let disposed = false;
   const live = () => {
-    if (disposed) throw new Error('grafiqs: the scorer was disposed');
+    if (disposed) throw disposedError();
   };
   return {
     backend: created.backend,
@@ -83,10 +101,17 @@ export async function createWorkerScorer(options = {}) {
     async dispose() {
       if (disposed) return;
       disposed = true;
+      // Calls still in flight reject now rather than wait on a worker that is going away.
+      const inFlight = [...pending.values()];
+      pending.clear();
+      for (const p of inFlight) p.reject(disposedError());
       try {
-        await call('dispose', {});
+        if (!dead) await Promise.race([call('dispose', {}), new Promise((r) => setTimeout(r, 5000))]);
+      } catch {
+        // the worker failed; it is stopped below either way
       } finally {
         if (!given) worker.terminate();
+        end(disposedError());
       }
     },
   };

@@ -6,7 +6,7 @@ let scorer = null;
 
 function reply(id, result, error, transfer = []) {
   if (error) {
-    self.postMessage({ id, error: { message: error?.message ?? String(error), name: error?.name ?? 'Error' } });
+    self.postMessage({ id, error: { message: error?.message ?? String(error), name: error?.name ?? 'Error', code: error?.code } });
   } else {
     self.postMessage({ id, result }, transfer);
   }
@@ -26,14 +26,14 @@ self.onmessage = async ({ data: msg }) => {
         break;
       }
       case 'score': {
-        if (!scorer) throw new Error('grafiqs: the scorer was disposed');
+        if (!scorer) throw Object.assign(new Error('grafiqs: the scorer was disposed'), { code: 'disposed' });
         const r = await scorer.score(args.image, args.options);
         args.image?.close?.();
         reply(id, r);
         break;
       }
       case 'scoreBatch': {
-        if (!scorer) throw new Error('grafiqs: the scorer was disposed');
+        if (!scorer) throw Object.assign(new Error('grafiqs: the scorer was disposed'), { code: 'disposed' });
         const r = await scorer.scoreBatch(args.images, args.options);
         args.images.forEach((i) => i?.close?.());
         reply(id, r);

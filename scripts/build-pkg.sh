@@ -10,7 +10,7 @@ cargo build --lib --target wasm32-unknown-unknown --no-default-features --featur
 rm -rf "$out"
 mkdir -p "$out"
 wasm-bindgen --target web --out-dir "$out" --out-name grafiqs_wasm \
-  --remove-name-section --remove-producers-section \
+  --remove-name-section --remove-producers-section --experimental-reset-state-function \
   "$target_dir/wasm32-unknown-unknown/wasm-release/grafiqs.wasm"
 cp pkg-config/grafiqs.js pkg-config/grafiqs.d.ts pkg-config/worker.js pkg-config/worker-client.js \
    pkg-config/worker-client.d.ts pkg-config/README.md LICENSE-MIT LICENSE-APACHE \

@@ -1,13 +1,13 @@
 // Shared pieces of the browser tests: a static server on 127.0.0.1, Debian's Chromium driven by
 // playwright-core, and the models/native results the pages are compared against.
-import { createServer } from 'node:http';
-import { readFile, mkdtemp, stat } from 'node:fs/promises';
+import { readFile, mkdtemp } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { startStaticServer } from '../../scripts/static-server.mjs';
 
 export const here = path.dirname(fileURLToPath(import.meta.url));
 export const root = path.resolve(here, '../..');
@@ -49,40 +49,14 @@ export async function prepare() {
   return out;
 }
 
-const types = {
-  '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm',
-  '.json': 'application/json', '.png': 'image/png', '.jpg': 'image/jpeg', '.grafiqs': 'application/octet-stream',
-  '.y4m': 'video/x-yuv4mpeg', '.css': 'text/css', '.svg': 'image/svg+xml',
-};
-
-/** Serves `mounts` ({ urlPrefix: directory }) on 127.0.0.1; records every request. */
+/**
+ * Serves `mounts` ({ urlPrefix: directory }) on 127.0.0.1 with the same root-confined server
+ * as `make demo` (scripts/static-server.mjs); records every request path.
+ */
 export async function serve(mounts) {
   const requests = [];
-  const server = createServer(async (req, res) => {
-    const url = new URL(req.url, 'http://127.0.0.1');
-    requests.push(url.pathname);
-    const prefix = Object.keys(mounts).filter((p) => url.pathname.startsWith(p)).sort((a, b) => b.length - a.length)[0];
-    if (!prefix) return res.writeHead(404).end();
-    const rel = decodeURIComponent(url.pathname.slice(prefix.length)) || 'index.html';
-    const file = path.resolve(mounts[prefix], rel);
-    if (!file.startsWith(path.resolve(mounts[prefix]))) return res.writeHead(403).end();
-    try {
-      const s = await stat(file);
-      const f = s.isDirectory() ? path.join(file, 'index.html') : file;
-      const body = await readFile(f);
-      res.writeHead(200, {
-        'content-type': types[path.extname(f)] ?? 'application/octet-stream',
-        'content-length': body.length,
-        'cache-control': 'no-store',
-      });
-      res.end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address();
-  return { url: `http://127.0.0.1:${port}`, requests, close: () => new Promise((r) => server.close(r)) };
+  const s = await startStaticServer(mounts, { headers: { 'cache-control': 'no-store' }, onRequest: (p) => requests.push(p) });
+  return { url: s.url, requests, close: s.close };
 }
 
 export const BASE_ARGS = [
