@@ -276,6 +276,15 @@ impl Decoder {
         if self.width == 0 || self.height == 0 || !(n == 1 || n == 3) {
             return None;
         }
+        // Nothing is allocated for a frame the caller would refuse anyway: a 20-byte header can
+        // claim 65535x65535 px. (The general decoder then reports the size.)
+        let max = crate::preprocess::MAX_SIDE;
+        if self.width > max
+            || self.height > max
+            || self.width * self.height > crate::preprocess::MAX_PIXELS
+        {
+            return None;
+        }
         for i in 0..n {
             let c = s.get(6 + 3 * i..9 + 3 * i)?;
             let (h, v) = ((c[1] >> 4) as usize, (c[1] & 15) as usize);

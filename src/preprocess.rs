@@ -8,6 +8,9 @@ use crate::model::Preprocess;
 pub const MIN_SIDE: usize = 16;
 /// Largest accepted image side, in pixels (guards memory against hostile inputs).
 pub const MAX_SIDE: usize = 16384;
+/// Largest accepted image, in pixels (40 megapixels: ≈ 0.5 GB as f32 RGB, which still fits a
+/// 32-bit WebAssembly memory with room to spare). Checked from the header, before decoding.
+pub const MAX_PIXELS: usize = 40_000_000;
 
 /// An RGB image with `f32` samples in 0…255, row-major, interleaved (`[H, W, 3]`).
 #[derive(Clone, Debug, PartialEq)]
@@ -171,6 +174,13 @@ fn check_dims(width: usize, height: usize) -> Result<()> {
     if width > MAX_SIDE || height > MAX_SIDE {
         return Err(Error::Image(format!(
             "image is {width}x{height} px; at most {MAX_SIDE} px per side is supported"
+        )));
+    }
+    if width * height > MAX_PIXELS {
+        return Err(Error::Image(format!(
+            "image is {width}x{height} px ({:.1} megapixels); at most {} megapixels are supported",
+            (width * height) as f64 / 1e6,
+            MAX_PIXELS / 1_000_000
         )));
     }
     Ok(())

@@ -62,6 +62,45 @@ fn damaged_images_give_errors_not_panics() {
     eprintln!("damaged images: {ok} decoded, {err} rejected, none panicked");
 }
 
+/// A JPEG header that claims a huge frame in a few bytes is refused from the header, without
+/// allocating for it (it used to allocate gigabytes, which traps a WebAssembly instance).
+#[test]
+fn huge_dimensions_in_a_tiny_file_are_refused_from_the_header() {
+    // A real baseline JPEG whose frame header is rewritten to claim a huge frame: the exact
+    // decoder declines from the header (it used to allocate coefficient and pixel buffers for
+    // the claimed frame first, gigabytes), and decoding as a whole is a quick error.
+    let real = read(fixtures().join("jpeg/q75_420.jpg"));
+    let sof = real.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+    for (w, h) in [(65535u16, 65535u16), (20000, 20000), (8000, 6000)] {
+        let mut jpeg = real.clone();
+        jpeg[sof + 5..sof + 7].copy_from_slice(&h.to_be_bytes());
+        jpeg[sof + 7..sof + 9].copy_from_slice(&w.to_be_bytes());
+        let t = std::time::Instant::now();
+        assert!(grafiqs::jpeg::decode(&jpeg).is_none(), "{w}x{h}");
+        assert!(RgbImage::decode(&jpeg).is_err(), "{w}x{h}");
+        assert!(
+            t.elapsed().as_secs_f64() < 2.0,
+            "{w}x{h}: {:?}",
+            t.elapsed()
+        );
+    }
+    // A PNG header claiming 16384x16384 px: refused by size, not decoded.
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend(16384u32.to_be_bytes());
+    ihdr.extend(16384u32.to_be_bytes());
+    ihdr.extend([8, 2, 0, 0, 0]);
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\x0d".to_vec();
+    png.extend(&ihdr);
+    png.extend(crc32fast::hash(&ihdr).to_be_bytes());
+    for chunk in [&b"IDAT"[..], &b"IEND"[..]] {
+        png.extend(0u32.to_be_bytes());
+        png.extend(chunk);
+        png.extend(crc32fast::hash(chunk).to_be_bytes());
+    }
+    let e = RgbImage::decode(&png).unwrap_err().to_string();
+    assert!(e.contains("megapixels"), "{e}");
+}
+
 fn iters(default: usize) -> usize {
     std::env::var("GRAFIQS_FUZZ_ITERS")
         .ok()
