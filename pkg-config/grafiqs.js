@@ -947,13 +947,15 @@ const idOf = (v) => {
 };
 
 /**
- * Assesses a frame with a shared detector-only (or `model`) assessor, created on first use for
+ * Assesses a frame with a shared assessor (the shipped model unless `model` names another, or
+ * `null` for guidance only), created on first use for
  * each configuration (`backend`, `detector`, `model`, `wasm`); `score` and `crops` apply to
  * each call. At most 4 configurations are kept (the least recently used idle one is disposed).
  */
 export async function assessFrame(source, options = {}) {
   const { score, crops, onProgress, signal, ...config } = options;
-  const key = JSON.stringify([config.backend ?? 'auto', idOf(config.detector), idOf(config.model), idOf(config.wasm), config.integrity ?? null]);
+  const model = config.model === undefined ? 'shipped' : idOf(config.model); // null: guidance only
+  const key = JSON.stringify([config.backend ?? 'auto', idOf(config.detector), model, idOf(config.wasm), config.integrity ?? null]);
   let entry = sharedAssessors.get(key);
   if (!entry) {
     entry = { busy: 0, assessor: createAssessor({ ...config, onProgress, signal }) };

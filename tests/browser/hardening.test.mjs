@@ -346,9 +346,10 @@ test('assessFrame() honours each call\'s options', async (t) => {
       const without = await grafiqs.assessFrame(bmp, { ...o, crops: false });
       const withModel = await grafiqs.assessFrame(bmp, { ...o, model: '/gen/tiny.grafiqs' });
       const noScore = await grafiqs.assessFrame(bmp, { ...o, model: '/gen/tiny.grafiqs', score: false });
+      const noModel = await grafiqs.assessFrame(bmp, { ...o, model: null });
       out.faces = withCrops.faces.length;
       out.crops = [!!withCrops.faces[0]?.aligned, !!without.faces[0]?.aligned];
-      out.quality = [typeof withModel.faces[0]?.quality, typeof noScore.faces[0]?.quality, typeof withCrops.faces[0]?.quality];
+      out.quality = [typeof withModel.faces[0]?.quality, typeof noScore.faces[0]?.quality, typeof withCrops.faces[0]?.quality, typeof noModel.faces[0]?.quality];
     }
     return out;
   }, h.haveAssets());
@@ -356,7 +357,8 @@ test('assessFrame() honours each call\'s options', async (t) => {
   if (res.faces !== undefined) {
     assert.ok(res.faces >= 1);
     assert.deepEqual(res.crops, [true, false], 'crops per call');
-    assert.deepEqual(res.quality, ['number', 'undefined', 'undefined'], 'model and score per call');
+    // Without a model option the shipped model gives quality; `model: null` is guidance only.
+    assert.deepEqual(res.quality, ['number', 'undefined', 'number', 'undefined'], 'model and score per call');
   } else t.diagnostic('shared assets not found: crops/score per call not checked');
   assert.deepEqual(errors, []);
   await p.close();
