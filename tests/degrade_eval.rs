@@ -12,6 +12,51 @@ fn identity(file: &str) -> String {
     file.rsplit_once('_').unwrap().0.to_string()
 }
 
+/// Holds every correlation of `report` to an independent reference sweep (`fixture` in
+/// tests/fixtures, written by tests/reference/degrade_reference.py) at the same levels. Blur,
+/// darkening, occlusion and JPEG are the same operations implemented twice (OpenCV's 8-bit
+/// blur, its libjpeg-turbo encoder and fixed-point warp against ours): 0.02. The noise samples
+/// differ (numpy's generator against ours); across six numpy seeds the reference moves by up to
+/// 0.03 on image…block3 and 0.08 on block4, so those are the tolerances there.
+fn assert_matches_reference(report: &degrade::DegradeReport, fixture: &str) {
+    let reference = json(fixtures().join(fixture));
+    for d in Degradation::ALL {
+        let sweep = report.sweep(d).unwrap();
+        let levels: Vec<f64> = reference["levels"][d.name()]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(
+            levels, sweep.levels,
+            "{d:?}: the reference used other levels"
+        );
+        eprintln!(
+            "{:<10} image {:.3} block1 {:.3} block2 {:.3} block3 {:.3} block4 {:.3}",
+            d.name(),
+            sweep.spearman.image,
+            sweep.spearman.block1,
+            sweep.spearman.block2,
+            sweep.spearman.block3,
+            sweep.spearman.block4
+        );
+        for k in ScoreKind::ALL {
+            let want = reference["spearman"][d.name()][k.name()].as_f64().unwrap();
+            let got = sweep.spearman.get(k);
+            let tol = match (d, k) {
+                (Degradation::Noise, ScoreKind::Block4) => 0.08,
+                (Degradation::Noise, _) => 0.03,
+                _ => 0.02,
+            };
+            assert!(
+                (got - want).abs() <= tol,
+                "{d:?} {k:?}: {got:.3} here, {want:.3} in the reference (tolerance {tol})"
+            );
+        }
+    }
+}
+
 /// The sweep over the 12 colour LFW faces: all 25 correlations finite, the clean level shared
 /// by every sweep, parity with the independent Python sweep, and the published values.
 #[test]
@@ -46,15 +91,6 @@ fn degradation_sweep_on_mobilefacenet() {
             let raw: Vec<f64> = sweep.scores.iter().flatten().map(|x| x.get(k)).collect();
             assert!((spearman(&sev, &raw) - r).abs() < 1e-12);
         }
-        eprintln!(
-            "{:<10} image {:.3} block1 {:.3} block2 {:.3} block3 {:.3} block4 {:.3}",
-            d.name(),
-            sweep.spearman.image,
-            sweep.spearman.block1,
-            sweep.spearman.block2,
-            sweep.spearman.block3,
-            sweep.spearman.block4
-        );
     }
     let blur = report.sweep(Degradation::Blur).unwrap().spearman;
     assert!(blur.block1 >= 0.8, "blur block1 {}", blur.block1);
@@ -64,39 +100,8 @@ fn degradation_sweep_on_mobilefacenet() {
         assert!(r.image > 0.6 && r.block1 > 0.6, "{d:?}: {r:?}");
     }
 
-    // Parity with the independent PyTorch + OpenCV + numpy sweep at the same levels
-    // (tests/reference/degrade_reference.py). Blur, darkening, occlusion and JPEG are the
-    // same operations implemented twice (OpenCV's 8-bit blur, its libjpeg-turbo encoder and
-    // fixed-point warp against ours): 0.02. The noise samples differ (numpy's generator
-    // against ours); across six numpy seeds the reference moves by up to 0.03 on image…block3
-    // and 0.08 on block4, so those are the tolerances there.
-    let reference = json(fixtures().join("degrade_expected.json"));
-    for d in Degradation::ALL {
-        let sweep = report.sweep(d).unwrap();
-        let levels: Vec<f64> = reference["levels"][d.name()]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_f64().unwrap())
-            .collect();
-        assert_eq!(
-            levels, sweep.levels,
-            "{d:?}: the reference used other levels"
-        );
-        for k in ScoreKind::ALL {
-            let want = reference["spearman"][d.name()][k.name()].as_f64().unwrap();
-            let got = sweep.spearman.get(k);
-            let tol = match (d, k) {
-                (Degradation::Noise, ScoreKind::Block4) => 0.08,
-                (Degradation::Noise, _) => 0.03,
-                _ => 0.02,
-            };
-            assert!(
-                (got - want).abs() <= tol,
-                "{d:?} {k:?}: {got:.3} here, {want:.3} in the reference (tolerance {tol})"
-            );
-        }
-    }
+    // Parity with the independent PyTorch + OpenCV + numpy sweep at the same levels.
+    assert_matches_reference(&report, "degrade_expected.json");
 
     // The values GRAFIQS.md reports for an independent implementation whose level
     // parameters are not published (image, block1), reproduced within ±0.03 at the default
@@ -145,32 +150,7 @@ fn degradation_sweep_on_the_shipped_model() {
         |_, _| {},
     )
     .unwrap();
-    let reference = json(fixtures().join("degrade_expected_foamliu.json"));
-    for d in Degradation::ALL {
-        let sweep = report.sweep(d).unwrap();
-        eprintln!(
-            "{:<10} image {:.3} block1 {:.3} block2 {:.3} block3 {:.3} block4 {:.3}",
-            d.name(),
-            sweep.spearman.image,
-            sweep.spearman.block1,
-            sweep.spearman.block2,
-            sweep.spearman.block3,
-            sweep.spearman.block4
-        );
-        for k in ScoreKind::ALL {
-            let want = reference["spearman"][d.name()][k.name()].as_f64().unwrap();
-            let got = sweep.spearman.get(k);
-            let tol = match (d, k) {
-                (Degradation::Noise, ScoreKind::Block4) => 0.08,
-                (Degradation::Noise, _) => 0.03,
-                _ => 0.02,
-            };
-            assert!(
-                (got - want).abs() <= tol,
-                "{d:?} {k:?}: {got:.3} here, {want:.3} in the reference (tolerance {tol})"
-            );
-        }
-    }
+    assert_matches_reference(&report, "degrade_expected_foamliu.json");
     // The values measured for the asset by another independent implementation (image /
     // block1), whose darkening and occluder are not specified: blur, noise and JPEG agree
     // within 0.03; darkening comes out 0.03 higher here and lower-face occlusion 0.17 higher,
