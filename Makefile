@@ -24,7 +24,7 @@ MODEL    ?=
 MFN      ?= ../shared/assets/models/insightface-mobilefacenet-y1
 PORT     ?= 8080
 
-.PHONY: help setup build demo test test-native test-browser pkg score bench bench-browser fmt lint fuzz
+.PHONY: help setup build demo test test-native test-browser pkg score bench bench-browser soak-browser fmt lint fuzz
 
 help:
 	@echo "make demo    build and serve the demo site on http://127.0.0.1:$(PORT)"
@@ -34,7 +34,8 @@ help:
 	@echo "make test    install what is missing, then run every test"
 	@echo "make bench   criterion benchmarks + the PyTorch comparison"
 	@echo "make lint    rustfmt + clippy"
-	@echo "make fuzz    longer seeded fuzzing of every loader and parser (FUZZ_ITERS=$(FUZZ_ITERS))"
+	@echo "make fuzz    longer seeded fuzzing: every loader and parser natively, the browser entry points"
+	@echo "make soak-browser  1,000 frames through assessFrame in Chromium (memory every 100)"
 
 setup:
 	scripts/setup.sh
@@ -68,6 +69,11 @@ demo: pkg
 	    --out www/models/mobilefacenet.grafiqs --f16; fi
 	node scripts/serve.mjs www $(PORT)
 
+# 1,000 frames through assessFrame() in Chromium: JS heap and wasm memory every 100 frames.
+soak-browser: pkg
+	$(BUILD)
+	node scripts/soak-browser.mjs
+
 bench-browser: pkg
 	$(BUILD)
 	node scripts/bench-browser.mjs
@@ -81,8 +87,11 @@ bench: setup
 
 # The seeded fuzz tests of `make test`, with many more mutations per input.
 FUZZ_ITERS ?= 3000
-fuzz: setup
+BROWSER_FUZZ_N ?= 1500
+fuzz: setup pkg
 	GRAFIQS_FUZZ_ITERS=$(FUZZ_ITERS) $(CARGO) test $(CARGO_FLAGS) --test robustness -- --nocapture
+	$(BUILD)
+	cd tests/browser && GRAFIQS_FUZZ_N=$(BROWSER_FUZZ_N) node --test fuzz.test.mjs
 
 fmt:
 	$(CARGO) fmt
