@@ -102,7 +102,8 @@ pub fn graph() -> Graph {
     let x = relu6(&mut g, "conv2.2".into(), x);
     let x = g.conv("gdconv.depthwise", x, HEAD, 7, 1, 0, HEAD);
     let x = g.bn("gdconv.bn", x, EPS, false);
-    let x = g.conv_biased("conv3", x, EMBEDDING, 1, 1, 0, 1, true);
+    let x = g.conv("conv3", x, EMBEDDING, 1, 1, 0, 1);
+    let x = g.with_bias(x);
     let x = g.push("flatten", Op::Flatten, vec![x]);
     let out = g.bn("bn", x, EPS, false);
     g.finish(out, stages)

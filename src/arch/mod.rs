@@ -73,22 +73,11 @@ impl Builder {
         self.nodes.len() - 1
     }
 
-    /// A convolution whose parameters are `{prefix}.weight` (and `{prefix}.bias` with `bias`).
-    #[allow(clippy::too_many_arguments)]
-    pub fn conv_biased(
-        &mut self,
-        prefix: &str,
-        x: usize,
-        out_channels: usize,
-        kernel: usize,
-        stride: usize,
-        padding: usize,
-        groups: usize,
-        bias: bool,
-    ) -> usize {
-        let c = self.conv(prefix, x, out_channels, kernel, stride, padding, groups);
-        if bias && let Op::Conv2d { bias, .. } = &mut self.nodes[c].op {
-            *bias = Some(format!("{prefix}.bias"));
+    /// Gives the convolution node `c` (made by [`Builder::conv`]) the bias `{name}.bias`.
+    pub fn with_bias(&mut self, c: usize) -> usize {
+        let name = self.nodes[c].name.clone();
+        if let Op::Conv2d { bias, .. } = &mut self.nodes[c].op {
+            *bias = Some(format!("{name}.bias"));
         }
         c
     }
