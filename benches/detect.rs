@@ -21,10 +21,10 @@ fn frame() -> (RgbImage, &'static str) {
     .and_then(|b| RgbImage::decode(&b).ok());
     let kind = match &face {
         Some(f) => {
-            for y in 0..f.height {
+            for y in 0..f.height() {
                 let dst = ((115 + y) * w + 195) * 3;
-                data[dst..dst + f.width * 3]
-                    .copy_from_slice(&f.data[y * f.width * 3..(y + 1) * f.width * 3]);
+                data[dst..dst + f.width() * 3]
+                    .copy_from_slice(&f.data()[y * f.width() * 3..(y + 1) * f.width() * 3]);
             }
             "face"
         }
@@ -65,7 +65,10 @@ fn bench(c: &mut Criterion) {
         eprintln!("SKIPPED frame pipeline: ../shared/assets not found");
         return;
     };
-    let assessor = Assessor::new(Detector::bundled().unwrap(), Some(Scorer::cpu(model)));
+    let assessor = Assessor::new(
+        Detector::bundled().unwrap(),
+        Some(Scorer::cpu(model).unwrap()),
+    );
     let mut g = c.benchmark_group("frame_pipeline_cpu");
     g.sample_size(10)
         .warm_up_time(Duration::from_secs(2))

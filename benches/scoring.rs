@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use grafiqs::arch::iresnet::IResNetConfig;
+use grafiqs::model::arch::iresnet::IResNetConfig;
 use grafiqs::{Model, RgbImage, Scorer};
 
 fn assets() -> Option<PathBuf> {
@@ -24,11 +24,12 @@ fn faces(n: usize) -> Vec<RgbImage> {
     (0..n)
         .map(|i| match &seed_face {
             Some(f) => {
-                let mut f = f.clone();
-                f.data
-                    .iter_mut()
-                    .for_each(|v| *v = (*v + i as f32).min(255.0));
-                f
+                let data = f
+                    .data()
+                    .iter()
+                    .map(|v| (*v + i as f32).min(255.0))
+                    .collect();
+                RgbImage::new(f.width(), f.height(), data).unwrap()
             }
             None => {
                 let data = (0..112 * 112 * 3)
@@ -67,7 +68,7 @@ fn bench(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(2))
         .measurement_time(Duration::from_secs(20));
     for (name, model) in models {
-        let scorer = Scorer::cpu(model);
+        let scorer = Scorer::cpu(model).unwrap();
         for batch in [1usize, 8] {
             let input = faces(batch);
             g.throughput(Throughput::Elements(batch as u64));

@@ -54,9 +54,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// The face centred on a mid-grey 640×480 frame with a 32×32 marker square at (8, 8).
 fn compose(face: &RgbImage, marker: [f32; 3]) -> Vec<f32> {
     let mut f = vec![128f32; W * H * 3];
-    let (ox, oy) = ((W - face.width) / 2, (H - face.height) / 2);
-    for y in 0..face.height {
-        for x in 0..face.width {
+    let (ox, oy) = ((W - face.width()) / 2, (H - face.height()) / 2);
+    for y in 0..face.height() {
+        for x in 0..face.width() {
             for c in 0..3 {
                 f[((oy + y) * W + ox + x) * 3 + c] = face.at(x, y, c);
             }

@@ -1,7 +1,7 @@
 //! Peak resident memory of scoring one face with iResNet-50 (synthetic weights) on the CPU.
 //! `cargo run --release --example peak_memory [iresnet50|iresnet100] [batch]`
 
-use grafiqs::arch::iresnet::IResNetConfig;
+use grafiqs::model::arch::iresnet::IResNetConfig;
 use grafiqs::{Model, RgbImage, Scorer};
 
 fn vm_hwm_mb() -> f64 {
@@ -20,7 +20,7 @@ fn main() {
     let cfg = IResNetConfig::named(&arch).expect("iresnet18|34|50|100");
     let model = Model::synthetic_iresnet(cfg, 1).expect("valid model");
     let before = vm_hwm_mb();
-    let scorer = Scorer::cpu(model);
+    let scorer = Scorer::cpu(model).unwrap();
     let faces: Vec<RgbImage> = (0..batch)
         .map(|i| {
             let data = (0..112 * 112 * 3)

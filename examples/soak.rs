@@ -14,7 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let scorer = match args.next().as_deref() {
         #[cfg(feature = "wgpu")]
         Some("wgpu") => Scorer::wgpu(model)?,
-        _ => Scorer::cpu(model),
+        _ => Scorer::cpu(model)?,
     };
     let face = RgbImage::new(
         112,

@@ -14,15 +14,14 @@
 //! so a typical good capture lands at 75, the best tenth above 90, and the typical visibly
 //! damaged capture at 25; beyond the end knots the line continues, clamped to 0…100.
 
-use crate::degrade;
 use crate::error::{Error, Result};
+use crate::image::RgbImage;
+use crate::image::degrade;
 use crate::model::{Calibration, ScoreKind};
-use crate::preprocess::RgbImage;
 #[cfg(not(target_family = "wasm"))]
 use crate::scorer::Scorer;
 
-/// Knot qualities for the 10th / 50th / 90th clean percentiles and the degraded median.
-pub const KNOT_QUALITIES: [f32; 4] = [90.0, 75.0, 55.0, 25.0];
+pub use crate::model::calibration::KNOT_QUALITIES;
 
 /// The degraded copies of [`degraded_copies`], in words.
 pub const DEGRADED_COPIES: &str =

@@ -21,30 +21,27 @@
 //!
 //! Errors are values ([`Error`]); no input makes the library panic.
 
-pub mod align;
-pub mod arch;
-pub mod assess;
+// The rooms, lowest first; a module only imports from rooms above it in this list.
 pub mod calibrate;
-pub mod container;
-pub mod degrade;
-pub mod detect;
+pub mod capture;
+pub mod device;
 pub mod engine;
 pub mod error;
 pub mod eval;
-pub mod graph;
-pub mod guidance;
-pub mod jpeg;
+pub mod grafiqs;
+pub mod image;
 pub mod model;
-pub mod preprocess;
+pub mod report;
+pub mod rng;
 pub mod scorer;
-pub mod torch;
 #[cfg(target_family = "wasm")]
-pub mod wasm;
+pub mod web;
 
-pub use assess::{Assessment, Assessor};
-pub use detect::{Detector, Face};
-pub use engine::Scores;
+pub use capture::assess::{Assessment, Assessor};
+pub use capture::detect::{Detector, Face};
+pub use device::BackendKind;
 pub use error::{Error, Result};
+pub use grafiqs::Scores;
+pub use image::{RgbImage, align, degrade};
 pub use model::{Calibration, Model, ModelMeta, Preprocess, ScoreKind, Storage};
-pub use preprocess::RgbImage;
-pub use scorer::{BackendKind, ChannelOrder, Scored, Scorer};
+pub use scorer::{ChannelOrder, Scored, Scorer};

@@ -1,31 +1,16 @@
-//! The public scoring API.
+//! The public scoring API: a [`Model`] on a device, scoring [`RgbImage`] faces with
+//! [`crate::grafiqs`] and mapping the raw scores to quality with the model's [`Calibration`].
 
 use burn::tensor::Device;
 
-use crate::engine::{Activations, Network, Raw, Scores};
+use crate::device::BackendKind;
+#[cfg(not(target_family = "wasm"))]
+use crate::device::block_on;
+use crate::engine::Network;
 use crate::error::{Error, Result};
+use crate::grafiqs::{self, Activations, Raw, Scores};
+use crate::image::RgbImage;
 use crate::model::{Calibration, Model};
-use crate::preprocess::RgbImage;
-
-/// Which compute backend a [`Scorer`] runs on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BackendKind {
-    /// Burn's pure-Rust CPU backend (`flex`), native and in WebAssembly.
-    Cpu,
-    /// burn-wgpu: Vulkan/Metal/DX12 natively, WebGPU in the browser.
-    Wgpu,
-}
-
-impl BackendKind {
-    /// `cpu` or `wgpu`.
-    pub fn name(self) -> &'static str {
-        match self {
-            BackendKind::Cpu => "cpu",
-            BackendKind::Wgpu => "wgpu",
-        }
-    }
-}
 
 /// Channel order of the pixels handed to the network.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -70,7 +55,7 @@ impl Scored {
 /// ```no_run
 /// # fn main() -> grafiqs::Result<()> {
 /// let model = grafiqs::Model::from_bytes(&std::fs::read("mobilefacenet.grafiqs").unwrap())?;
-/// let scorer = grafiqs::Scorer::cpu(model);
+/// let scorer = grafiqs::Scorer::cpu(model)?;
 /// let face = grafiqs::RgbImage::decode(&std::fs::read("face.jpg").unwrap())?;
 /// let result = &scorer.score(&[face])?[0];
 /// println!("block1 = {} (larger = worse)", result.scores.block1);
@@ -86,23 +71,23 @@ pub struct Scorer {
 
 impl Scorer {
     /// A scorer on an existing Burn device (autodiff is enabled on it).
-    pub fn on_device(model: Model, device: &Device, backend: BackendKind) -> Self {
-        let net = Network::new(&model, device);
-        let (calibration, calibrated) = match &model.meta.calibration {
+    pub fn on_device(model: Model, device: &Device, backend: BackendKind) -> Result<Self> {
+        let net = Network::new(&model, device)?;
+        let (calibration, calibrated) = match &model.meta().calibration {
             Some(c) => (c.clone(), true),
             None => (Calibration::default_mapping(), false),
         };
-        Self {
+        Ok(Self {
             model,
             net,
             backend,
             calibration,
             calibrated,
-        }
+        })
     }
 
     /// A scorer on the CPU backend.
-    pub fn cpu(model: Model) -> Self {
+    pub fn cpu(model: Model) -> Result<Self> {
         Self::on_device(model, &Device::flex(), BackendKind::Cpu)
     }
 
@@ -110,7 +95,7 @@ impl Scorer {
     /// adapter is available. The adapter is initialised once per process and shared.
     #[cfg(all(feature = "wgpu", not(target_family = "wasm")))]
     pub fn wgpu(model: Model) -> Result<Self> {
-        Ok(Self::on_device(model, &wgpu_device()?, BackendKind::Wgpu))
+        Self::on_device(model, &crate::device::wgpu_device()?, BackendKind::Wgpu)
     }
 
     /// The model.
@@ -128,11 +113,14 @@ impl Scorer {
         self.backend
     }
 
-    /// Network input for `faces` (resized to 112×112 if needed, normalised), `[N, 3, 112, 112]`.
+    /// Network input for `faces` (resized to the model's input size if needed, normalised),
+    /// `[N, 3, H, W]`.
     pub fn prepare(&self, faces: &[RgbImage], order: ChannelOrder) -> Vec<f32> {
-        let mut data = Vec::with_capacity(faces.len() * 3 * 112 * 112);
+        let meta = self.model.meta();
+        let [h, w] = meta.input_size;
+        let mut data = Vec::with_capacity(faces.len() * 3 * h * w);
         for f in faces {
-            data.extend(f.to_input(&self.model.meta.preprocess, order == ChannelOrder::Bgr));
+            data.extend(meta.preprocess.apply(f, [h, w], order == ChannelOrder::Bgr));
         }
         data
     }
@@ -152,10 +140,7 @@ impl Scorer {
         if faces.is_empty() {
             return Ok(Vec::new());
         }
-        let raw = self
-            .net
-            .score(self.prepare(faces, order), faces.len())
-            .await?;
+        let raw = grafiqs::score(&self.net, self.prepare(faces, order), faces.len()).await?;
         Ok(self.finish(raw))
     }
 
@@ -179,12 +164,12 @@ impl Scorer {
             .collect()
     }
 
-    /// Scores already-normalised network input (`[N, 3, 112, 112]` row-major).
+    /// Scores already-normalised network input (`[N, 3, H, W]` row-major).
     pub async fn score_input_async(&self, data: Vec<f32>, n: usize) -> Result<Vec<Scored>> {
         if let Some(i) = data.iter().position(|v| !v.is_finite()) {
             return Err(Error::Input(format!("input value {i} is not finite")));
         }
-        Ok(self.finish(self.net.score(data, n).await?))
+        Ok(self.finish(grafiqs::score(&self.net, data, n).await?))
     }
 
     /// Per-layer BatchNorm input statistics (what GraFIQs compares with the running
@@ -193,9 +178,12 @@ impl Scorer {
         if faces.is_empty() {
             return Ok(Vec::new());
         }
-        self.net
-            .activations(self.prepare(faces, ChannelOrder::Rgb), faces.len())
-            .await
+        grafiqs::activations(
+            &self.net,
+            self.prepare(faces, ChannelOrder::Rgb),
+            faces.len(),
+        )
+        .await
     }
 
     /// Blocking [`Scorer::activations_async`] (native only).
@@ -231,27 +219,4 @@ impl Scorer {
     pub fn embed(&self, faces: &[RgbImage]) -> Result<Vec<Vec<f32>>> {
         block_on(self.embed_async(faces))
     }
-}
-
-/// The default wgpu adapter's device (native), initialised once per process and shared by
-/// every [`Scorer`] and [`crate::Detector`] on wgpu. Fails with [`Error::Backend`] when no
-/// adapter is available (the failure is remembered).
-#[cfg(all(feature = "wgpu", not(target_family = "wasm")))]
-pub fn wgpu_device() -> Result<Device> {
-    static DEVICE: std::sync::OnceLock<std::result::Result<Device, String>> =
-        std::sync::OnceLock::new();
-    DEVICE
-        .get_or_init(|| {
-            Device::wgpu_options()
-                .init()
-                .map_err(|e| format!("no usable wgpu adapter: {e:?}"))
-        })
-        .clone()
-        .map_err(Error::Backend)
-}
-
-/// Runs a future to completion on the current thread (native only).
-#[cfg(not(target_family = "wasm"))]
-pub fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
-    burn::tensor::read_sync(f)
 }

@@ -6,17 +6,17 @@ mod common;
 use std::process::Command;
 
 use common::*;
-use grafiqs::guidance::Advice;
+use grafiqs::capture::guidance::Advice;
 use grafiqs::{Assessor, Detector, RgbImage, Scorer};
 
 /// A face photo placed at (x, y) on a grey canvas.
 fn canvas(w: usize, h: usize, faces: &[(&RgbImage, usize, usize)]) -> RgbImage {
     let mut data = vec![128f32; w * h * 3];
     for (face, x0, y0) in faces {
-        for y in 0..face.height {
+        for y in 0..face.height() {
             let dst = ((y0 + y) * w + x0) * 3;
-            data[dst..dst + face.width * 3]
-                .copy_from_slice(&face.data[y * face.width * 3..(y + 1) * face.width * 3]);
+            data[dst..dst + face.width() * 3]
+                .copy_from_slice(&face.data()[y * face.width() * 3..(y + 1) * face.width() * 3]);
         }
     }
     RgbImage::new(w, h, data).unwrap()
@@ -33,7 +33,7 @@ fn frames_with_one_two_and_no_faces() {
         RgbImage::decode(&read(assets.join("faces/lfw-colour/Albert_Costa_0002.jpg"))).unwrap();
     let assessor = Assessor::new(
         Detector::bundled().unwrap(),
-        Some(Scorer::cpu(mobilefacenet(&assets))),
+        Some(Scorer::cpu(mobilefacenet(&assets)).unwrap()),
     );
 
     let one = assessor

@@ -36,7 +36,7 @@ fn quality_map_is_monotone_clamped_and_hits_its_knots() {
 #[test]
 fn default_mapping_is_reproduced_from_the_reference_faces() {
     let Some(assets) = assets() else { return };
-    let scorer = Scorer::cpu(mobilefacenet(&assets));
+    let scorer = Scorer::cpu(mobilefacenet(&assets)).unwrap();
     let mut faces: Vec<RgbImage> = lfw_colour_aligned(&assets)
         .into_iter()
         .map(|f| f.1)
@@ -74,18 +74,21 @@ fn calibration_travels_in_the_model_file_and_drives_quality() {
     let mut model = tiny_model();
     let face = RgbImage::decode(&read(fixtures().join("tiny_img0.png"))).unwrap();
     let uncal = Scorer::cpu(model.clone())
+        .unwrap()
         .score(std::slice::from_ref(&face))
         .unwrap();
     assert!(!uncal[0].calibrated);
     let raw = uncal[0].scores.block1;
-    model.meta.calibration = Some(Calibration {
-        score: ScoreKind::Block1,
-        knots: vec![((raw / 2.0) as f32, 80.0), ((raw * 2.0) as f32, 20.0)],
-        method: "test".into(),
-    });
+    model
+        .set_calibration(Some(Calibration {
+            score: ScoreKind::Block1,
+            knots: vec![((raw / 2.0) as f32, 80.0), ((raw * 2.0) as f32, 20.0)],
+            method: "test".into(),
+        }))
+        .unwrap();
     let back = Model::from_bytes(&model.to_bytes(Storage::F32)).unwrap();
-    assert_eq!(back.meta.calibration, model.meta.calibration);
-    let cal = Scorer::cpu(back).score(&[face]).unwrap();
+    assert_eq!(back.meta().calibration, model.meta().calibration);
+    let cal = Scorer::cpu(back).unwrap().score(&[face]).unwrap();
     assert!(cal[0].calibrated);
     assert!((cal[0].quality - 50.0).abs() < 1e-3, "{}", cal[0].quality);
 }

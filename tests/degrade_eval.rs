@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use grafiqs::eval::degrade::{self, Degradation, IdentifiedFace, LEVELS};
+use grafiqs::eval::sweep::{self as degrade, Degradation, IdentifiedFace, LEVELS};
 use grafiqs::{Calibration, ScoreKind, Scorer};
 
 fn identity(file: &str) -> String {
@@ -62,7 +62,7 @@ fn assert_matches_reference(report: &degrade::DegradeReport, fixture: &str) {
 #[test]
 fn degradation_sweep_on_mobilefacenet() {
     let Some(assets) = assets() else { return };
-    let scorer = Scorer::cpu(mobilefacenet(&assets));
+    let scorer = Scorer::cpu(mobilefacenet(&assets)).unwrap();
     let faces = lfw_colour_aligned(&assets);
     assert_eq!(faces.len(), 12);
     let report = degrade::degrade_report(
@@ -140,7 +140,7 @@ fn degradation_sweep_on_mobilefacenet() {
 #[test]
 fn degradation_sweep_on_the_shipped_model() {
     let Some(assets) = assets() else { return };
-    let scorer = Scorer::cpu(foamliu(&assets));
+    let scorer = Scorer::cpu(foamliu(&assets)).unwrap();
     let faces = lfw_colour_aligned(&assets);
     let report = degrade::degrade_report(
         &scorer,
@@ -176,7 +176,7 @@ fn degradation_sweep_on_the_shipped_model() {
 #[test]
 fn same_different_check_on_identified_faces() {
     let Some(assets) = assets() else { return };
-    let scorer = Scorer::cpu(mobilefacenet(&assets));
+    let scorer = Scorer::cpu(mobilefacenet(&assets)).unwrap();
     let faces: Vec<IdentifiedFace> = lfw_colour_aligned(&assets)
         .into_iter()
         .map(|(name, face)| IdentifiedFace {

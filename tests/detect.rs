@@ -9,7 +9,7 @@ use std::path::Path;
 
 use common::{assets, json, read};
 use grafiqs::align::{ARCFACE_TEMPLATE, apply, similarity};
-use grafiqs::detect::BUNDLED_MODEL;
+use grafiqs::capture::detect::BUNDLED_MODEL;
 use grafiqs::{Detector, Error, Face, RgbImage};
 
 /// One detector per backend this build can run: CPU always, wgpu with the `wgpu` feature.
@@ -43,17 +43,17 @@ fn composite(faces: &Path, spec: &serde_json::Value) -> RgbImage {
             part[1].as_u64().unwrap() as usize,
             part[2].as_u64().unwrap() as usize,
         );
-        for y in 0..img.height {
+        for y in 0..img.height() {
             let dst = ((y0 + y) * w + x0) * 3;
-            data[dst..dst + img.width * 3]
-                .copy_from_slice(&img.data[y * img.width * 3..(y + 1) * img.width * 3]);
+            data[dst..dst + img.width() * 3]
+                .copy_from_slice(&img.data()[y * img.width() * 3..(y + 1) * img.width() * 3]);
         }
     }
     RgbImage::new(w, h, data).unwrap()
 }
 
 fn crc(img: &RgbImage) -> u32 {
-    let bytes: Vec<u8> = img.data.iter().map(|&v| v as u8).collect();
+    let bytes: Vec<u8> = img.data().iter().map(|&v| v as u8).collect();
     crc32fast::hash(&bytes)
 }
 
@@ -76,7 +76,7 @@ fn parity_with_facenet_pytorch() {
                 None => decode(&faces_dir.join(name)),
             };
             assert_eq!(
-                (img.width as u64, img.height as u64),
+                (img.width() as u64, img.height() as u64),
                 (c["width"].as_u64().unwrap(), c["height"].as_u64().unwrap()),
                 "{name}"
             );
@@ -297,7 +297,7 @@ fn alignment_from_detected_landmarks_matches_annotations() {
         worst_template = worst_template.max(vs_template);
         errors.push(vs_annotated);
         let aligned = grafiqs::align::align_face(img, &face.landmarks_f64()).unwrap();
-        assert_eq!((aligned.width, aligned.height), (112, 112));
+        assert_eq!((aligned.width(), aligned.height()), (112, 112));
     }
     let worst = errors.iter().copied().fold(0f64, f64::max);
     let within3 = errors.iter().filter(|&&e| e <= 3.0).count();
@@ -330,10 +330,10 @@ fn large_frames_are_downscaled_and_mapped_back() {
     // A 2600×1800 frame: detection runs at 1280×886 and maps back.
     let (w, h, x0, y0) = (2600usize, 1800usize, 1700usize, 900usize);
     let mut data = vec![127f32; w * h * 3];
-    for y in 0..face.height {
+    for y in 0..face.height() {
         let dst = ((y0 + y) * w + x0) * 3;
-        data[dst..dst + face.width * 3]
-            .copy_from_slice(&face.data[y * face.width * 3..(y + 1) * face.width * 3]);
+        data[dst..dst + face.width() * 3]
+            .copy_from_slice(&face.data()[y * face.width() * 3..(y + 1) * face.width() * 3]);
     }
     let frame = RgbImage::new(w, h, data).unwrap();
     for (backend, det) in detectors() {
@@ -362,39 +362,23 @@ fn large_frames_are_downscaled_and_mapped_back() {
 #[test]
 fn bad_input_never_panics() {
     for (backend, det) in detectors() {
-        // Sizes the RgbImage constructor refuses can still be built from the public fields.
-        for (w, h) in [(0, 0), (1, 1), (0, 5), (19, 400)] {
-            let img = RgbImage {
-                width: w,
-                height: h,
-                data: vec![0.0; w * h * 3],
-            };
-            assert!(
-                det.detect(&img).unwrap().is_empty(),
-                "{backend}: {w}x{h} must give no faces"
-            );
+        // Malformed images cannot be built (the fields are private): every constructor
+        // refuses them, so the detector never sees one.
+        for (w, h) in [(0, 0), (1, 1), (0, 5), (19, 15)] {
+            assert!(matches!(
+                RgbImage::new(w, h, vec![0.0; w * h * 3]),
+                Err(Error::Image(_))
+            ));
         }
-        assert!(RgbImage::new(1, 1, vec![0.0; 3]).is_err());
-        let short = RgbImage {
-            width: 64,
-            height: 64,
-            data: vec![0.0; 10],
-        };
-        assert!(matches!(det.detect(&short), Err(Error::Input(_))));
-        let overflow = RgbImage {
-            width: usize::MAX,
-            height: 2,
-            data: vec![],
-        };
-        assert!(matches!(det.detect(&overflow), Err(Error::Input(_))));
+        assert!(RgbImage::new(64, 64, vec![0.0; 10]).is_err());
+        assert!(RgbImage::new(usize::MAX, 2, vec![]).is_err());
+        assert!(RgbImage::from_rgba8(usize::MAX, 2, &[]).is_err());
         let mut nan = vec![0.0; 32 * 32 * 3];
         nan[7] = f32::NAN;
-        let nan = RgbImage {
-            width: 32,
-            height: 32,
-            data: nan,
-        };
-        assert!(matches!(det.detect(&nan), Err(Error::Input(_))));
+        assert!(matches!(RgbImage::new(32, 32, nan), Err(Error::Input(_))));
+        // The smallest images accepted hold no face.
+        let narrow = RgbImage::new(19, 400, vec![0.0; 19 * 400 * 3]).unwrap();
+        assert!(det.detect(&narrow).unwrap().is_empty(), "{backend}");
         // Out-of-range samples are clamped, not an error.
         let loud = RgbImage::new(64, 48, vec![1e30; 64 * 48 * 3]).unwrap();
         assert!(det.detect(&loud).unwrap().is_empty());
@@ -441,19 +425,19 @@ fn detector_files_are_checked() {
         Err(Error::Format(_))
     ));
     // A detector file missing a tensor, or with a wrong shape, is an architecture error.
-    let (header, mut params) = grafiqs::container::read(BUNDLED_MODEL).unwrap();
+    let (header, mut params) = grafiqs::model::container::read(BUNDLED_MODEL).unwrap();
     params.remove("onet.dense6_3.bias");
-    let bytes = grafiqs::container::write(header.clone(), &params, &Default::default());
+    let bytes = grafiqs::model::container::write(header.clone(), &params, &Default::default());
     assert!(matches!(
         Detector::from_bytes(&bytes),
         Err(Error::Architecture { .. })
     ));
-    let (_, mut params) = grafiqs::container::read(BUNDLED_MODEL).unwrap();
+    let (_, mut params) = grafiqs::model::container::read(BUNDLED_MODEL).unwrap();
     params.insert(
         "pnet.conv1.bias".into(),
-        grafiqs::graph::Param::new(vec![11], vec![0.0; 11]).unwrap(),
+        grafiqs::model::graph::Param::new(vec![11], vec![0.0; 11]).unwrap(),
     );
-    let bytes = grafiqs::container::write(header, &params, &Default::default());
+    let bytes = grafiqs::model::container::write(header, &params, &Default::default());
     assert!(matches!(
         Detector::from_bytes(&bytes),
         Err(Error::Architecture { .. })

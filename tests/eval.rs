@@ -8,8 +8,9 @@ use std::path::Path;
 use std::process::Command;
 
 use common::*;
-use grafiqs::eval::edc::{self, SplitMix64, discard_fractions};
+use grafiqs::eval::edc::{self, discard_fractions};
 use grafiqs::eval::{Orientation, Pair, Protocol, io};
+use grafiqs::rng::SplitMix64;
 
 /// Values from the numpy reference must match to this absolute tolerance.
 const TOL: f64 = 1e-12;

@@ -4,8 +4,8 @@ mod common;
 
 use common::*;
 use grafiqs::align::ARCFACE_TEMPLATE;
+use grafiqs::capture::guidance::{self, Advice, FaceGeometry};
 use grafiqs::degrade;
-use grafiqs::guidance::{self, Advice, FaceGeometry};
 
 /// A face that fills a 640×480 frame comfortably: the template scaled ×2.5 around the centre.
 fn frame_face(scale: f32, dx: f32, dy: f32) -> FaceGeometry {

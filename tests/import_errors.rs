@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use grafiqs::arch::iresnet::IResNetConfig;
+use grafiqs::model::arch::iresnet::IResNetConfig;
 use grafiqs::{Error, Model, Storage};
 
 fn msg(e: Error) -> String {
@@ -38,7 +38,7 @@ fn torch_checkpoint_errors() {
 #[test]
 fn state_dict_shape_and_key_mismatches_name_the_key() {
     let state =
-        grafiqs::torch::read_state_dict(&read(fixtures().join("tiny_iresnet.pth"))).unwrap();
+        grafiqs::model::torch::read_state_dict(&read(fixtures().join("tiny_iresnet.pth"))).unwrap();
     let cfg = IResNetConfig::infer(&state).unwrap();
     assert_eq!(cfg.widths, [8, 8, 16, 16]);
 

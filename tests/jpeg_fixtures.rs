@@ -22,9 +22,9 @@ fn baseline_fixtures_decode_bit_exactly_like_libjpeg_turbo() {
             want["width"].as_u64().unwrap() as usize,
             want["height"].as_u64().unwrap() as usize,
         );
-        let exact = grafiqs::jpeg::decode(&bytes);
+        let exact = grafiqs::image::jpeg::decode(&bytes);
         let img = RgbImage::decode(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!((img.width, img.height), (w, h), "{name}");
+        assert_eq!((img.width(), img.height()), (w, h), "{name}");
         if want["progressive"].as_bool().unwrap() {
             assert!(
                 exact.is_none(),
@@ -39,7 +39,7 @@ fn baseline_fixtures_decode_bit_exactly_like_libjpeg_turbo() {
             want["crc32"].as_u64().unwrap(),
             "{name}: pixels differ from libjpeg-turbo's"
         );
-        let bytes_of: Vec<u8> = img.data.iter().map(|&v| v as u8).collect();
+        let bytes_of: Vec<u8> = img.data().iter().map(|&v| v as u8).collect();
         assert_eq!(
             bytes_of, d.rgb,
             "{name}: RgbImage::decode uses the exact decoder"

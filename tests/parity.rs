@@ -18,7 +18,7 @@ const EMB_TOL: f64 = 1e-4;
 fn tiny_iresnet_matches_pytorch_reference() {
     let fx = json(fixtures().join("tiny_expected.json"));
     let model = tiny_model();
-    let cfg = model.meta.iresnet.clone().unwrap();
+    let cfg = model.meta().iresnet.clone().unwrap();
     assert_eq!(
         serde_json::to_value(cfg.blocks).unwrap(),
         fx["config"]["blocks"]
@@ -80,18 +80,25 @@ fn converted_file_round_trips_f32_exactly_and_f16_closely() {
     let faces: Vec<RgbImage> = (0..4)
         .map(|i| RgbImage::decode(&read(fixtures().join(format!("tiny_img{i}.png")))).unwrap())
         .collect();
-    let base = grafiqs::Scorer::cpu(model.clone()).score(&faces).unwrap();
+    let base = grafiqs::Scorer::cpu(model.clone())
+        .unwrap()
+        .score(&faces)
+        .unwrap();
 
     let f32_bytes = model.to_bytes(Storage::F32);
     let back = Model::from_bytes(&f32_bytes).unwrap();
-    assert_eq!(back.params, model.params);
-    assert_eq!(back.graph, model.graph);
-    assert_eq!(back.meta, model.meta);
-    assert_eq!(grafiqs::Scorer::cpu(back).score(&faces).unwrap(), base);
+    assert_eq!(back.params(), model.params());
+    assert_eq!(back.graph(), model.graph());
+    assert_eq!(back.meta(), model.meta());
+    assert_eq!(
+        grafiqs::Scorer::cpu(back).unwrap().score(&faces).unwrap(),
+        base
+    );
 
     let f16_bytes = model.to_bytes(Storage::F16);
     assert!(f16_bytes.len() < f32_bytes.len());
     let half = grafiqs::Scorer::cpu(Model::from_bytes(&f16_bytes).unwrap())
+        .unwrap()
         .score(&faces)
         .unwrap();
     for (h, b) in half.iter().zip(&base) {
@@ -118,7 +125,7 @@ fn mobilefacenet_matches_pytorch_reference() {
             let file = case["file"].as_str().unwrap();
             let bytes = read(dir.join(file));
             let img = RgbImage::decode(&bytes).unwrap();
-            let sum: f64 = img.data.iter().map(|&v| v as f64).sum();
+            let sum: f64 = img.data().iter().map(|&v| v as f64).sum();
             let decoded_same = sum == case["pixel_sum"].as_f64().unwrap();
             let got = &scorer.score(&[img]).unwrap()[0];
             let label = format!("[{backend}] {file} (decoder agrees with PIL: {decoded_same})");
@@ -143,8 +150,9 @@ fn mobilefacenet_f16_file_is_small_and_close() {
         .iter()
         .map(|f| RgbImage::decode(&read(assets.join("faces/aligned-112").join(f))).unwrap())
         .collect();
-    let a = grafiqs::Scorer::cpu(model).score(&faces).unwrap();
+    let a = grafiqs::Scorer::cpu(model).unwrap().score(&faces).unwrap();
     let b = grafiqs::Scorer::cpu(Model::from_bytes(&bytes).unwrap())
+        .unwrap()
         .score(&faces)
         .unwrap();
     for (x, y) in a.iter().zip(&b) {
@@ -160,7 +168,7 @@ fn mobilefacenet_f16_file_is_small_and_close() {
 #[test]
 fn blur_raises_block1_on_real_faces() {
     let Some(assets) = assets() else { return };
-    let scorer = grafiqs::Scorer::cpu(mobilefacenet(&assets));
+    let scorer = grafiqs::Scorer::cpu(mobilefacenet(&assets)).unwrap();
     let faces = lfw_colour_aligned(&assets);
     assert_eq!(faces.len(), 12);
     let sigmas = [0.0, 0.8, 1.6, 2.4, 3.2, 4.0];

@@ -51,7 +51,7 @@ fn damaged_images_give_errors_not_panics() {
         for m in mutations(f, iters) {
             match std::panic::catch_unwind(|| RgbImage::decode(&m)) {
                 Ok(Ok(img)) => {
-                    assert_eq!(img.data.len(), img.width * img.height * 3);
+                    assert_eq!(img.data().len(), img.width() * img.height() * 3);
                     ok += 1
                 }
                 Ok(Err(_)) => err += 1,
@@ -76,7 +76,7 @@ fn huge_dimensions_in_a_tiny_file_are_refused_from_the_header() {
         jpeg[sof + 5..sof + 7].copy_from_slice(&h.to_be_bytes());
         jpeg[sof + 7..sof + 9].copy_from_slice(&w.to_be_bytes());
         let t = std::time::Instant::now();
-        assert!(grafiqs::jpeg::decode(&jpeg).is_none(), "{w}x{h}");
+        assert!(grafiqs::image::jpeg::decode(&jpeg).is_none(), "{w}x{h}");
         assert!(RgbImage::decode(&jpeg).is_err(), "{w}x{h}");
         assert!(
             t.elapsed().as_secs_f64() < 2.0,
@@ -117,7 +117,7 @@ fn damaged_model_files_give_errors_not_panics() {
         tiny_model().to_bytes(Storage::F16),
         grafiqs::model::BUNDLED_MODEL.to_vec(),
     ];
-    files.push(grafiqs::detect::BUNDLED_MODEL.to_vec());
+    files.push(grafiqs::capture::detect::BUNDLED_MODEL.to_vec());
     let mut tried = 0;
     for f in &files {
         for m in mutations(f, iters(120)) {
@@ -157,7 +157,7 @@ fn damaged_model_files_give_errors_not_panics() {
 
 #[test]
 fn damaged_evaluation_files_give_errors_not_panics() {
-    use grafiqs::eval::{degrade, io, pairs};
+    use grafiqs::eval::{io, pairs, sweep as degrade};
     let mut texts = vec![
         read(fixtures().join("edc_comparisons.txt")),
         read(fixtures().join("edc_quality_a.txt")),

@@ -12,12 +12,15 @@ use grafiqs::{Error, Model, RgbImage, ScoreKind, Storage};
 
 #[test]
 fn legacy_zip_and_module_saves_read_to_the_same_parameters() {
-    let zip = grafiqs::torch::read_checkpoint(&read(fixtures().join("tiny_iresnet.pth"))).unwrap();
+    let zip =
+        grafiqs::model::torch::read_checkpoint(&read(fixtures().join("tiny_iresnet.pth"))).unwrap();
     let legacy =
-        grafiqs::torch::read_checkpoint(&read(fixtures().join("tiny_iresnet_legacy.pth"))).unwrap();
+        grafiqs::model::torch::read_checkpoint(&read(fixtures().join("tiny_iresnet_legacy.pth")))
+            .unwrap();
     let module =
-        grafiqs::torch::read_checkpoint(&read(fixtures().join("tiny_iresnet_module.pth"))).unwrap();
-    use grafiqs::torch::CheckpointFormat as F;
+        grafiqs::model::torch::read_checkpoint(&read(fixtures().join("tiny_iresnet_module.pth")))
+            .unwrap();
+    use grafiqs::model::torch::CheckpointFormat as F;
     assert_eq!((zip.1, legacy.1, module.1), (F::Zip, F::Legacy, F::Zip));
     assert!(!zip.0.is_empty());
     assert_eq!(legacy.0, zip.0, "legacy format");
@@ -25,7 +28,7 @@ fn legacy_zip_and_module_saves_read_to_the_same_parameters() {
     // And the importer builds the same model from each.
     for f in ["tiny_iresnet_legacy.pth", "tiny_iresnet_module.pth"] {
         let m = Model::from_torch(&read(fixtures().join(f)), "iresnet", f).unwrap();
-        assert_eq!(m.params, tiny_model().params, "{f}");
+        assert_eq!(m.params(), tiny_model().params(), "{f}");
     }
 }
 
@@ -71,11 +74,11 @@ fn architecture_mismatches_name_the_key() {
         .to_string();
     assert!(m.contains("missing key"), "{m}");
     // A mis-shaped tensor is named with both shapes.
-    let mut state = grafiqs::torch::read_state_dict(&pt).unwrap();
+    let mut state = grafiqs::model::torch::read_state_dict(&pt).unwrap();
     let p = state.get_mut("features.3.conv.1.0.weight").unwrap();
     p.shape = vec![p.shape[0], 1, 1, 9];
     let (_, _) = (p.shape.clone(), ());
-    let e = grafiqs::arch::mobilefacenet_relu6::from_state_dict(state).unwrap_err();
+    let e = grafiqs::model::arch::mobilefacenet_relu6::from_state_dict(state).unwrap_err();
     let m = e.to_string();
     assert!(
         m.contains("features.3.conv.1.0.weight")
@@ -95,7 +98,7 @@ fn matches_pytorch_reference() {
         fx["bn_layers"].as_u64().unwrap()
     );
     assert_eq!(
-        model.meta.stages,
+        model.meta().stages,
         ["dw_conv", "features.4", "features.11", "features.14"]
     );
     assert_eq!(model.info().embedding_size, 128);
@@ -121,14 +124,14 @@ fn matches_pytorch_reference() {
 #[test]
 fn bundled_model_is_the_calibrated_f16_conversion() {
     let model = Model::bundled().unwrap();
-    assert_eq!(model.meta.architecture, "mobilefacenet-relu6");
+    assert_eq!(model.meta().architecture, "mobilefacenet-relu6");
     let cal = model
-        .meta
+        .meta()
         .calibration
         .as_ref()
         .expect("the shipped model is calibrated");
     assert_eq!(cal.score, ScoreKind::Block1);
-    let p = &model.meta.provenance;
+    let p = &model.meta().provenance;
     assert_eq!(
         p.sha256,
         "90a00ba1d8b0b688af3deb731ed53dca582e6106805d1bc3cfdef55f570493f4"
@@ -142,7 +145,7 @@ fn bundled_model_is_the_calibrated_f16_conversion() {
     let Some(assets) = assets() else { return };
     let fx = json(fixtures().join("foamliu_mobilefacenet_expected.json"));
     let dir = assets.join("faces/aligned-112");
-    let scorer = grafiqs::Scorer::cpu(model);
+    let scorer = grafiqs::Scorer::cpu(model).unwrap();
     for case in fx["cases"].as_array().unwrap() {
         let file = case["file"].as_str().unwrap();
         let img = RgbImage::decode(&read(dir.join(file))).unwrap();
@@ -166,8 +169,8 @@ fn f16_conversion_is_close_to_f32() {
         .iter()
         .map(|f| RgbImage::decode(&read(assets.join("faces/aligned-112").join(f))).unwrap())
         .collect();
-    let a = grafiqs::Scorer::cpu(model).score(&faces).unwrap();
-    let b = grafiqs::Scorer::cpu(half).score(&faces).unwrap();
+    let a = grafiqs::Scorer::cpu(model).unwrap().score(&faces).unwrap();
+    let b = grafiqs::Scorer::cpu(half).unwrap().score(&faces).unwrap();
     for (x, y) in a.iter().zip(&b) {
         for k in ScoreKind::ALL {
             let r = rel(y.scores.get(k), x.scores.get(k));

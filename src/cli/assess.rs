@@ -4,7 +4,8 @@
 
 use std::path::PathBuf;
 
-use grafiqs::assess::Assessor;
+use grafiqs::capture::assess::Assessor;
+use grafiqs::report::AssessmentReport;
 use grafiqs::{Detector, Error, Result, RgbImage};
 
 use super::{BackendArg, ModelArgs, make_scorer, read};
@@ -38,8 +39,8 @@ pub fn run(args: AssessArgs) -> Result<i32> {
             #[cfg(feature = "wgpu")]
             {
                 Detector::on_device(
-                    grafiqs::detect::BUNDLED_MODEL,
-                    &grafiqs::scorer::wgpu_device()?,
+                    grafiqs::capture::detect::BUNDLED_MODEL,
+                    &grafiqs::device::wgpu_device()?,
                     grafiqs::BackendKind::Wgpu,
                 )?
             }
@@ -56,6 +57,7 @@ pub fn run(args: AssessArgs) -> Result<i32> {
     } else {
         Some(make_scorer(args.model.load()?, args.backend)?)
     };
+    let model_name = scorer.as_ref().map(|s| s.model().name().to_string());
     let assessor = Assessor::new(detector, scorer);
     if let Some(dir) = &args.crops {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -79,19 +81,30 @@ pub fn run(args: AssessArgs) -> Result<i32> {
                 .file_stem()
                 .map_or("face".into(), |s| s.to_string_lossy().into_owned());
             let file = dir.join(format!("{name}.png"));
-            let bytes: Vec<u8> = face
-                .aligned
-                .data
-                .iter()
-                .map(|v| v.round().clamp(0.0, 255.0) as u8)
-                .collect();
-            image::save_buffer(&file, &bytes, 112, 112, image::ExtendedColorType::Rgb8)
-                .map_err(|e| Error::Image(format!("{}: {e}", file.display())))?;
+            let crop = &face.aligned;
+            image::save_buffer(
+                &file,
+                &crop.to_rgb8(),
+                crop.width() as u32,
+                crop.height() as u32,
+                image::ExtendedColorType::Rgb8,
+            )
+            .map_err(|e| Error::Image(e.to_string()).context(file.display().to_string()))?;
         }
         if args.json {
-            let mut v = serde_json::to_value(&a).expect("assessment serialises");
-            v["path"] = serde_json::json!(path.display().to_string());
-            out.push(v);
+            #[derive(serde::Serialize)]
+            struct Item<'a> {
+                path: String,
+                #[serde(flatten)]
+                report: AssessmentReport<'a>,
+            }
+            let item = Item {
+                path: path.display().to_string(),
+                report: AssessmentReport::new(&a, model_name.as_deref(), false),
+            };
+            out.push(
+                serde_json::to_value(&item).map_err(|e| Error::Internal(format!("JSON: {e}")))?,
+            );
         } else {
             println!(
                 "{} ({}x{}): {} face(s)",
@@ -128,7 +141,9 @@ pub fn run(args: AssessArgs) -> Result<i32> {
         }
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&out).expect("JSON"));
+        let text = serde_json::to_string_pretty(&out)
+            .map_err(|e| Error::Internal(format!("JSON: {e}")))?;
+        println!("{text}");
     }
     Ok(if failures > 0 { 1 } else { 0 })
 }

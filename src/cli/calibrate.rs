@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use grafiqs::calibrate::{self, KNOT_QUALITIES};
+use grafiqs::error::ResultExt;
 use grafiqs::{Calibration, Error, Model, Result, RgbImage, Storage};
 
 use super::{BackendArg, ModelArgs, aligned_faces, make_scorer, read};
@@ -55,14 +56,13 @@ fn folder_faces(dir: &Path) -> Result<Vec<(String, RgbImage)>> {
     paths
         .into_iter()
         .map(|p| {
-            let img = RgbImage::decode(&read(&p)?)
-                .map_err(|e| Error::Image(format!("{}: {e}", p.display())))?;
-            if (img.width, img.height) != (112, 112) {
+            let img = RgbImage::decode(&read(&p)?).with_context(|| p.display().to_string())?;
+            if [img.height(), img.width()] != grafiqs::model::INPUT_SIZE {
                 return Err(Error::Input(format!(
                     "{} is {}x{}: --images needs faces already aligned to 112x112 (use --faces with landmarks otherwise)",
                     p.display(),
-                    img.width,
-                    img.height
+                    img.width(),
+                    img.height()
                 )));
             }
             Ok((p.display().to_string(), img))
@@ -103,7 +103,7 @@ pub fn run(args: CalibrateArgs) -> Result<i32> {
         sources.join(" + ")
     );
     let cal = calibrate::fit(&clean, &degraded, &method)?;
-    model.meta.calibration = Some(cal.clone());
+    model.set_calibration(Some(cal.clone()))?;
     let bytes = model.to_bytes(storage);
     // Read back what was written: a file that does not load is never left behind silently.
     Model::from_bytes(&bytes)?;
@@ -112,7 +112,7 @@ pub fn run(args: CalibrateArgs) -> Result<i32> {
     println!(
         "wrote {} ({}, {:.2} MB, {})",
         args.out.display(),
-        model.meta.architecture,
+        model.meta().architecture,
         bytes.len() as f64 / 1e6,
         if args.f16 { "f16" } else { "f32" }
     );

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use grafiqs::report::ModelInfo;
 use grafiqs::{Error, Model, Result, Storage};
 
 use super::{ModelArgs, read};
@@ -39,13 +40,13 @@ pub fn run(args: ConvertArgs) -> Result<i32> {
     }
     let mut model = args.model.load()?;
     if let Some(l) = args.licence {
-        model.meta.provenance.licence = Some(l);
+        model.set_licence(Some(l));
     }
-    model.meta.name = args.name.clone().or_else(|| {
+    model.set_name(args.name.clone().or_else(|| {
         args.out
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
-    });
+    }));
     let storage = if args.f16 { Storage::F16 } else { Storage::F32 };
     let bytes = model.to_bytes(storage);
     // Read back what was written: a file that does not load is never left behind silently.
@@ -54,7 +55,7 @@ pub fn run(args: ConvertArgs) -> Result<i32> {
     eprintln!(
         "wrote {} ({}, {} parameters, {} BatchNorm layers, {:.2} MB, {})",
         args.out.display(),
-        model.meta.architecture,
+        model.meta().architecture,
         model.info().parameter_count,
         model.batchnorm_count(),
         bytes.len() as f64 / 1e6,
@@ -71,24 +72,30 @@ pub fn inspect(args: InspectArgs) -> Result<i32> {
     };
     let model = Model::from_bytes(&bytes)?;
     let info = model.info();
-    let m = &model.meta;
+    let m = model.meta();
     if args.json {
-        let v = serde_json::json!({
-            "file": args.file.display().to_string(),
-            "bytes": bytes.len(),
-            "name": model.name(),
-            "architecture": m.architecture,
-            "iresnet": m.iresnet,
-            "parameters": info.parameter_count,
-            "batchnorm_layers": info.scored_batchnorms.len(),
-            "embedding_size": info.embedding_size,
-            "input_size": m.input_size,
-            "preprocess": m.preprocess,
-            "stages": m.stages,
-            "provenance": m.provenance,
-            "calibration": m.calibration,
-        });
-        println!("{}", serde_json::to_string_pretty(&v).expect("JSON"));
+        #[derive(serde::Serialize)]
+        struct Inspect<'a> {
+            file: String,
+            bytes: usize,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            iresnet: Option<&'a grafiqs::model::arch::iresnet::IResNetConfig>,
+            #[serde(flatten)]
+            info: ModelInfo<'a>,
+        }
+        let (default_cal, calibrated) = match &m.calibration {
+            Some(c) => (c.clone(), true),
+            None => (grafiqs::Calibration::default_mapping(), false),
+        };
+        let v = Inspect {
+            file: args.file.display().to_string(),
+            bytes: bytes.len(),
+            iresnet: m.iresnet.as_ref(),
+            info: ModelInfo::new(&model, &default_cal, calibrated),
+        };
+        let text =
+            serde_json::to_string_pretty(&v).map_err(|e| Error::Internal(format!("JSON: {e}")))?;
+        println!("{text}");
         return Ok(0);
     }
     println!(

@@ -9,7 +9,8 @@ mod score;
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
-use grafiqs::eval::degrade::{LabelRow, parse_labels};
+use grafiqs::error::ResultExt;
+use grafiqs::eval::sweep::{LabelRow, parse_labels};
 use grafiqs::{Error, Model, Result, RgbImage, Scorer};
 
 #[derive(Parser)]
@@ -169,7 +170,7 @@ pub enum BackendArg {
 
 pub fn make_scorer(model: Model, backend: BackendArg) -> Result<Scorer> {
     match backend {
-        BackendArg::Cpu => Ok(Scorer::cpu(model)),
+        BackendArg::Cpu => Scorer::cpu(model),
         #[cfg(feature = "wgpu")]
         BackendArg::Wgpu => Scorer::wgpu(model),
         #[cfg(not(feature = "wgpu"))]
@@ -216,10 +217,8 @@ pub fn read_labelled(dir: &Path) -> Result<Vec<LabelledFace>> {
                  landmarks,
              }| {
                 let path = dir.join(&file);
-                let image = RgbImage::decode(&read(&path)?).map_err(|e| match e {
-                    Error::Image(m) => Error::Image(format!("{}: {m}", path.display())),
-                    other => other,
-                })?;
+                let image =
+                    RgbImage::decode(&read(&path)?).with_context(|| path.display().to_string())?;
                 Ok(LabelledFace {
                     file,
                     identity,
@@ -239,13 +238,15 @@ pub fn aligned_faces(dir: &Path) -> Result<Vec<(String, RgbImage)>> {
         .into_iter()
         .map(|f| match f.landmarks {
             Some(lm) => Ok((f.file, grafiqs::align::align_face(&f.image, &lm)?)),
-            None if (f.image.width, f.image.height) == (112, 112) => Ok((f.file, f.image)),
+            None if [f.image.height(), f.image.width()] == grafiqs::model::INPUT_SIZE => {
+                Ok((f.file, f.image))
+            }
             None => Err(Error::Input(format!(
                 "{}: {} is {}x{} and has no landmarks in labels.csv (aligning it needs a face detector)",
                 dir.display(),
                 f.file,
-                f.image.width,
-                f.image.height
+                f.image.width(),
+                f.image.height()
             ))),
         })
         .collect()

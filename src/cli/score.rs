@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use grafiqs::report::ScoreReport;
 use grafiqs::{ChannelOrder, Error, Result, RgbImage, ScoreKind, Scored};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -153,30 +154,37 @@ pub fn run(args: ScoreArgs) -> Result<i32> {
         std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
     }
     if let Some(json) = &args.json {
-        let items: Vec<serde_json::Value> = results
-            .iter()
-            .map(|(name, r)| {
-                let mut v = serde_json::json!({
-                    "path": name,
-                    "scores": r.scores,
-                    "quality": r.quality,
-                    "calibrated": r.calibrated,
-                    "loss": r.loss,
-                });
-                if args.embeddings {
-                    v["embedding"] = serde_json::json!(r.embedding);
-                }
-                v
-            })
-            .collect();
-        let text = serde_json::to_string_pretty(&serde_json::json!({
-            "model": scorer.model().name(),
-            "architecture": scorer.model().meta.architecture,
-            "backend": scorer.backend().name(),
-            "channel_order": if args.bgr2rgb { "rgb" } else { "bgr" },
-            "results": items,
-        }))
-        .expect("JSON");
+        #[derive(serde::Serialize)]
+        struct Item<'a> {
+            path: &'a str,
+            #[serde(flatten)]
+            report: ScoreReport<'a>,
+        }
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Report<'a> {
+            model: &'a str,
+            architecture: &'a str,
+            backend: &'a str,
+            channel_order: &'a str,
+            results: Vec<Item<'a>>,
+        }
+        let model = scorer.model().name();
+        let report = Report {
+            model,
+            architecture: &scorer.model().meta().architecture,
+            backend: scorer.backend().name(),
+            channel_order: if args.bgr2rgb { "rgb" } else { "bgr" },
+            results: results
+                .iter()
+                .map(|(name, r)| Item {
+                    path: name,
+                    report: ScoreReport::new(r, model, args.embeddings),
+                })
+                .collect(),
+        };
+        let text = serde_json::to_string_pretty(&report)
+            .map_err(|e| Error::Internal(format!("JSON: {e}")))?;
         if json.as_os_str() == "-" {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{text}");

@@ -39,6 +39,7 @@
 
 use serde::Serialize;
 
+use crate::rng::SplitMix64;
 use crate::{Error, Result};
 
 /// Number of discard steps: fractions `0, 0.05, …, 0.95`.
@@ -468,48 +469,6 @@ pub fn random_baseline(
     })
 }
 
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny, portable, well-specified generator.
-#[derive(Clone, Debug)]
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    /// A stream starting from `seed`.
-    pub fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A uniform integer in `[0, n)` (`n ≥ 1`), by Lemire's multiply-and-reject method.
-    pub fn below(&mut self, n: u64) -> u64 {
-        let mut m = self.next_u64() as u128 * n as u128;
-        let mut low = m as u64;
-        if low < n {
-            let t = n.wrapping_neg() % n;
-            while low < t {
-                m = self.next_u64() as u128 * n as u128;
-                low = m as u64;
-            }
-        }
-        (m >> 64) as u64
-    }
-
-    /// Fisher–Yates shuffle: for `i = len−1 … 1`, swap `i` with a uniform `j ∈ [0, i]`.
-    pub fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            let j = self.below(i as u64 + 1) as usize;
-            items.swap(i, j);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -601,34 +560,5 @@ mod tests {
         let ok = [p(true, 0.5, 1.0), p(false, 0.1, 1.0)];
         assert!(edc(&ok, 0.0, Protocol::Fixed).is_err());
         assert!(random_baseline(&ok, 0.1, Protocol::Fixed, 0, 0).is_err());
-    }
-
-    #[test]
-    fn splitmix64_known_values() {
-        // Reference values of SplitMix64 seeded with 0.
-        let mut r = SplitMix64::new(0);
-        assert_eq!(r.next_u64(), 0xE220_A839_7B1D_CDAF);
-        assert_eq!(r.next_u64(), 0x6E78_9E6A_A1B9_65F4);
-    }
-
-    #[test]
-    fn shuffle_is_a_permutation_and_uniform_enough() {
-        let mut r = SplitMix64::new(1);
-        let mut counts = [[0u32; 4]; 4];
-        for _ in 0..4000 {
-            let mut v = [0usize, 1, 2, 3];
-            r.shuffle(&mut v);
-            let mut s = v;
-            s.sort();
-            assert_eq!(s, [0, 1, 2, 3]);
-            for (pos, &x) in v.iter().enumerate() {
-                counts[pos][x] += 1;
-            }
-        }
-        for row in counts {
-            for c in row {
-                assert!((850..1150).contains(&c), "{counts:?}");
-            }
-        }
     }
 }

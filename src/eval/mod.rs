@@ -4,7 +4,7 @@
 //!   discarding the lowest-quality comparisons, with the threshold re-estimated at each step
 //!   or fixed from the full set, their (partial) areas, and the random-order baseline. Every
 //!   rule (thresholds, ties, empty steps) is spelled out there.
-//! * [`degrade`]: do the scores track image damage? Pooled Spearman correlations of
+//! * [`sweep`]: do the scores track image damage? Pooled Spearman correlations of
 //!   severity with each raw score over five controlled degradations, a same/different-person
 //!   EDC check, and the `labels.csv` parser for face folders.
 //! * [`io`]: parsing of comparison files (`pathA pathB is_same similarity`) and quality-score
@@ -14,7 +14,7 @@
 //!   accuracy and TAR at a fixed FMR.
 //!
 //! No file access happens here: the functions take text and values, so the module builds for
-//! WebAssembly as well (the scoring drivers in [`degrade`] are native only).
+//! WebAssembly as well (the scoring drivers in [`sweep`] are native only).
 //!
 //! ```
 //! use grafiqs::eval::{edc, io, Orientation, Protocol};
@@ -31,9 +31,9 @@
 //! # Ok::<(), grafiqs::Error>(())
 //! ```
 
-pub mod degrade;
 pub mod edc;
 pub mod io;
 pub mod pairs;
+pub mod sweep;
 
 pub use edc::{Curve, Edc, Orientation, Pair, Protocol, RandomBaseline};

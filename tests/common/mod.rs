@@ -70,7 +70,7 @@ pub fn tiny_model() -> Model {
 /// (whose absence of an adapter is a failure: the test command installs Mesa's lavapipe).
 pub fn scorers(model: &Model) -> Vec<(&'static str, Scorer)> {
     #[allow(unused_mut)]
-    let mut v = vec![("cpu", Scorer::cpu(model.clone()))];
+    let mut v = vec![("cpu", Scorer::cpu(model.clone()).unwrap())];
     #[cfg(feature = "wgpu")]
     v.push((
         "wgpu",
@@ -105,7 +105,7 @@ pub fn lfw_colour_aligned(assets: &std::path::Path) -> Vec<(String, RgbImage)> {
 
 /// Spearman rank correlation (the library's implementation, average ranks for ties).
 #[allow(unused_imports)]
-pub use grafiqs::eval::degrade::spearman;
+pub use grafiqs::eval::sweep::spearman;
 
 /// Runs the `grafiqs` binary built for these tests.
 pub fn grafiqs(args: &[&str]) -> std::process::Output {

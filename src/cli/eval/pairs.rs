@@ -9,9 +9,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use grafiqs::align::Fill;
-use grafiqs::eval::degrade::{parse_labels, spearman};
+use grafiqs::error::ResultExt;
 use grafiqs::eval::edc::{self, DEFAULT_RANDOM_ORDERS, DEFAULT_RANDOM_SEED};
 use grafiqs::eval::pairs::{self, ProtocolPair};
+use grafiqs::eval::sweep::{parse_labels, spearman};
 use grafiqs::eval::{Orientation, Pair, Protocol};
 use grafiqs::{Error, Result, RgbImage, ScoreKind, Scored};
 use serde_json::json;
@@ -132,10 +133,8 @@ pub(super) fn run(args: PairsArgs) -> Result<i32> {
                 ))
             })?;
             let path = args.images.join(name);
-            let img = RgbImage::decode(&read(&path)?).map_err(|e| match e {
-                Error::Image(m) => Error::Image(format!("{}: {m}", path.display())),
-                other => other,
-            })?;
+            let img =
+                RgbImage::decode(&read(&path)?).with_context(|| path.display().to_string())?;
             outside.push(grafiqs::align::outside_fraction(&img, lm)?);
             faces.push(grafiqs::align::align_face_fill(&img, lm, fill)?);
         }

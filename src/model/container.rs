@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::graph::{Param, Params};
+use crate::model::graph::{Param, Params};
 
 /// File signature.
 pub const MAGIC: &[u8; 8] = b"GRAFIQS\0";
@@ -176,4 +176,14 @@ pub fn read(bytes: &[u8]) -> Result<(Value, Params)> {
         }
     }
     Ok((header, params))
+}
+
+/// Hex SHA-256 of the concatenation of `parts`.
+pub fn sha256_hex(parts: &[&[u8]]) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }

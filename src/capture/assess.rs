@@ -3,12 +3,12 @@
 
 use serde::Serialize;
 
-use crate::align;
-use crate::detect::{Detector, Face};
-use crate::engine::Scores;
+use crate::capture::detect::{Detector, Face};
+use crate::capture::guidance::{self, Advice, FaceGeometry, Measures};
 use crate::error::Result;
-use crate::guidance::{self, Advice, FaceGeometry, Measures};
-use crate::preprocess::RgbImage;
+use crate::grafiqs::Scores;
+use crate::image::RgbImage;
+use crate::image::align;
 use crate::scorer::Scorer;
 
 /// At most this many faces per frame are measured and scored (largest first).
@@ -19,7 +19,7 @@ pub const MAX_FACES: usize = 8;
 /// move closer; skipping the pyramid levels for smaller faces makes detection ~3× faster.
 pub const GUIDANCE_MIN_FACE: f64 = 40.0;
 
-/// Everything measured about one face.
+/// Everything measured about one face (its wire form is [`crate::report::FaceView`]).
 #[derive(Clone, Debug, Serialize)]
 pub struct FaceReport {
     /// `[x0, y0, x1, y1]` in frame pixels.
@@ -44,8 +44,8 @@ pub struct FaceReport {
     pub aligned: RgbImage,
 }
 
-/// The assessment of one frame.
-#[derive(Clone, Debug, Serialize)]
+/// The assessment of one frame (its wire form is [`crate::report::AssessmentReport`]).
+#[derive(Clone, Debug)]
 pub struct Assessment {
     /// Frame width.
     pub width: usize,
@@ -110,10 +110,21 @@ impl Assessor {
     /// Assesses one frame. With `score` and a loaded model, every reported face is also
     /// scored with GraFIQs (one batch).
     pub async fn assess_async(&self, frame: &RgbImage, score: bool) -> Result<Assessment> {
+        let scorer = self.scorer.as_ref().filter(|_| score);
+        self.assess_with_async(frame, scorer).await
+    }
+
+    /// Assesses one frame, scoring the faces with `scorer` when given (instead of the
+    /// assessor's own): for callers that keep the recognition model apart from the detector.
+    pub async fn assess_with_async(
+        &self,
+        frame: &RgbImage,
+        scorer: Option<&Scorer>,
+    ) -> Result<Assessment> {
         let mut faces = self.detector.detect_async(frame).await?;
         faces.sort_by(|a, b| ied(b).total_cmp(&ied(a)));
         faces.truncate(MAX_FACES);
-        let size = (frame.width, frame.height);
+        let size = (frame.width(), frame.height());
         let geometry: Vec<FaceGeometry> = faces
             .iter()
             .map(|f| FaceGeometry {
@@ -125,8 +136,8 @@ impl Assessor {
             .iter()
             .map(|f| align::align_face(frame, &f.landmarks_f64()))
             .collect::<Result<_>>()?;
-        let scored = match (&self.scorer, score && !aligned.is_empty()) {
-            (Some(s), true) => Some(s.score_async(&aligned).await?),
+        let scored = match scorer {
+            Some(s) if !aligned.is_empty() => Some(s.score_async(&aligned).await?),
             _ => None,
         };
         let mut reports = Vec::with_capacity(faces.len());
@@ -157,8 +168,8 @@ impl Assessor {
             None => vec![Advice::NoFace],
         };
         Ok(Assessment {
-            width: frame.width,
-            height: frame.height,
+            width: frame.width(),
+            height: frame.height(),
             faces: reports,
             advice,
         })
@@ -167,6 +178,6 @@ impl Assessor {
     /// Blocking [`Assessor::assess_async`] (native only).
     #[cfg(not(target_family = "wasm"))]
     pub fn assess(&self, frame: &RgbImage, score: bool) -> Result<Assessment> {
-        crate::scorer::block_on(self.assess_async(frame, score))
+        crate::device::block_on(self.assess_async(frame, score))
     }
 }

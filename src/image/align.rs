@@ -1,7 +1,10 @@
 //! Face alignment to the ArcFace 112×112 template from five landmarks.
 
 use crate::error::{Error, Result};
-use crate::preprocess::RgbImage;
+use crate::image::RgbImage;
+
+/// Side of the aligned face, in pixels: the ArcFace template's coordinate frame.
+pub const ALIGNED_SIZE: usize = 112;
 
 /// ArcFace template: left eye, right eye, nose tip, left and right mouth corner (112×112).
 pub const ARCFACE_TEMPLATE: [[f64; 2]; 5] = [
@@ -130,7 +133,7 @@ pub fn align_face(img: &RgbImage, landmarks: &[[f64; 2]; 5]) -> Result<RgbImage>
 /// [`align_face`] with a choice of what fills the part of the template outside the image.
 pub fn align_face_fill(img: &RgbImage, landmarks: &[[f64; 2]; 5], fill: Fill) -> Result<RgbImage> {
     let m = similarity(landmarks, &ARCFACE_TEMPLATE)?;
-    warp_fill(img, &m, 112, fill)
+    warp_fill(img, &m, ALIGNED_SIZE, fill)
 }
 
 /// Share of the 112×112 aligned face that maps outside the source image (what a [`Fill`]
@@ -139,15 +142,15 @@ pub fn outside_fraction(img: &RgbImage, landmarks: &[[f64; 2]; 5]) -> Result<f64
     let inv = invert(&similarity(landmarks, &ARCFACE_TEMPLATE)?)?;
     let (w, h) = (img.width as f64, img.height as f64);
     let mut outside = 0usize;
-    for y in 0..112 {
-        for x in 0..112 {
+    for y in 0..ALIGNED_SIZE {
+        for x in 0..ALIGNED_SIZE {
             let [sx, sy] = apply(&inv, [x as f64, y as f64]);
             if sx < 0.0 || sy < 0.0 || sx > w - 1.0 || sy > h - 1.0 {
                 outside += 1;
             }
         }
     }
-    Ok(outside as f64 / (112.0 * 112.0))
+    Ok(outside as f64 / (ALIGNED_SIZE * ALIGNED_SIZE) as f64)
 }
 
 #[cfg(test)]

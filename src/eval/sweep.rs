@@ -35,12 +35,12 @@
 
 use serde::Serialize;
 
-use crate::degrade;
-use crate::engine::Scores;
 use crate::error::{Error, Result};
 use crate::eval::edc::{Edc, Orientation, Pair, Protocol, RandomBaseline};
+use crate::grafiqs::Scores;
+use crate::image::RgbImage;
+use crate::image::degrade;
 use crate::model::ScoreKind;
-use crate::preprocess::RgbImage;
 #[cfg(not(target_family = "wasm"))]
 use crate::scorer::Scorer;
 
@@ -258,7 +258,7 @@ pub fn noise_seed(face: usize, level: usize) -> u64 {
 }
 
 /// Five values, one per raw score kind (the same shape as the scores themselves).
-pub use crate::engine::Scores as PerScore;
+pub use crate::grafiqs::Scores as PerScore;
 
 /// One degradation's sweep.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -677,7 +677,7 @@ mod tests {
             assert_eq!(d.apply(&face, 0, 0).unwrap(), face);
             for l in 1..=LEVELS {
                 let out = d.apply(&face, l, 7).unwrap();
-                assert_eq!((out.width, out.height), (32, 32), "{d:?} {l}");
+                assert_eq!((out.width(), out.height()), (32, 32), "{d:?} {l}");
             }
             assert!(d.apply(&face, LEVELS + 1, 0).is_err());
         }
@@ -685,7 +685,7 @@ mod tests {
             Degradation::Dark
                 .apply(&face, l, 0)
                 .unwrap()
-                .data
+                .data()
                 .iter()
                 .sum::<f32>()
         };

@@ -1,47 +1,32 @@
 //! A face-recognition model held in host memory: graph, parameters and metadata, plus the
 //! project's own single-file model format and the importers for public checkpoints.
 //!
-//! Models are stored in the project's single-file format ([`crate::container`]) with
+//! Models are stored in the project's single-file format ([`container`]) with
 //! `kind: "recognition"`, the [`ModelMeta`] and the [`Graph`] in the header. With
 //! [`Storage::F16`] convolution and fully-connected weights are stored as IEEE half floats;
 //! BatchNorm statistics and PReLU slopes always stay f32 (they are tiny, and GraFIQs compares
 //! activations against the BatchNorm statistics directly).
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
-use crate::arch::iresnet::IResNetConfig;
-use crate::arch::mobilefacenet_relu6;
-use crate::arch::mxnet::{self, MOBILEFACENET_STAGES};
-use crate::container;
+pub mod arch;
+pub mod calibration;
+pub mod container;
+pub mod graph;
+pub mod preprocess;
+pub mod torch;
+
+use arch::iresnet::IResNetConfig;
+use arch::mobilefacenet_relu6;
+use arch::mxnet::{self, MOBILEFACENET_STAGES};
+pub use calibration::{Calibration, DEFAULT_KNOTS, KNOT_QUALITIES, ScoreKind};
+use container::sha256_hex;
+use graph::{Graph, GraphInfo, Op, Params};
+pub use preprocess::Preprocess;
+
 use crate::error::{Error, Result};
-use crate::graph::{Graph, GraphInfo, Op, Params};
-
-/// Input normalisation: the network sees `(pixel − mean[c]) · scale[c]` for RGB pixels in 0…255.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Preprocess {
-    /// Per-channel (R, G, B) offset, in 0…255 pixel units.
-    pub mean: [f32; 3],
-    /// Per-channel (R, G, B) factor.
-    pub scale: [f32; 3],
-}
-
-impl Preprocess {
-    /// The iResNet / ArcFace convention: `(x/255 − 0.5) / 0.5`.
-    pub const IRESNET: Preprocess = Preprocess {
-        mean: [127.5; 3],
-        scale: [1.0 / 127.5; 3],
-    };
-    /// torchvision's ImageNet convention: `(x/255 − mean) / std` with mean (0.485, 0.456,
-    /// 0.406) and std (0.229, 0.224, 0.225), RGB.
-    pub const IMAGENET: Preprocess = Preprocess {
-        mean: [0.485 * 255.0, 0.456 * 255.0, 0.406 * 255.0],
-        scale: [
-            1.0 / (0.229 * 255.0),
-            1.0 / (0.224 * 255.0),
-            1.0 / (0.225 * 255.0),
-        ],
-    };
-}
 
 /// Where a model came from (kept in the model file so results stay traceable).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -56,110 +41,6 @@ pub struct Provenance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub licence: Option<String>,
 }
-
-/// Which raw GraFIQs score a calibrated quality is derived from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ScoreKind {
-    /// Gradient w.r.t. the normalised image.
-    Image,
-    /// Gradient w.r.t. stage 1 output.
-    Block1,
-    /// Gradient w.r.t. stage 2 output.
-    Block2,
-    /// Gradient w.r.t. stage 3 output.
-    Block3,
-    /// Gradient w.r.t. stage 4 output.
-    Block4,
-}
-
-impl ScoreKind {
-    /// All five, in output order.
-    pub const ALL: [ScoreKind; 5] = [
-        ScoreKind::Image,
-        ScoreKind::Block1,
-        ScoreKind::Block2,
-        ScoreKind::Block3,
-        ScoreKind::Block4,
-    ];
-    /// `image`, `block1`, …
-    pub fn name(self) -> &'static str {
-        match self {
-            ScoreKind::Image => "image",
-            ScoreKind::Block1 => "block1",
-            ScoreKind::Block2 => "block2",
-            ScoreKind::Block3 => "block3",
-            ScoreKind::Block4 => "block4",
-        }
-    }
-}
-
-/// A monotone map from a raw score (larger = worse) to a 0–100 quality (larger = better),
-/// piecewise linear in `ln(raw)` through the given knots.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Calibration {
-    /// The raw score the quality is computed from.
-    pub score: ScoreKind,
-    /// `(raw score, quality)` knots, raw strictly increasing, quality strictly decreasing.
-    pub knots: Vec<(f32, f32)>,
-    /// How the knots were obtained.
-    pub method: String,
-}
-
-impl Calibration {
-    /// Checks the knots: at least two, finite, raw scores positive and strictly increasing,
-    /// qualities within 0…100 and strictly decreasing.
-    pub fn validate(&self) -> Result<()> {
-        let k = &self.knots;
-        let ok = k.len() >= 2
-            && k.iter()
-                .all(|(r, q)| r.is_finite() && *r > 0.0 && (0.0..=100.0).contains(q))
-            && k.windows(2).all(|w| w[1].0 > w[0].0 && w[1].1 < w[0].1);
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::format(format!(
-                "calibration knots {k:?} are not a monotone map (raw increasing, quality decreasing, 0..100)"
-            )))
-        }
-    }
-
-    /// The map used for models without a calibration of their own: fitted with
-    /// [`crate::calibrate`] for the InsightFace MobileFaceNet on the 12 colour LFW faces and the
-    /// 7 aligned faces of the project's test assets (`block1`; reproduced by a test). For other
-    /// networks it is only a starting point: run `grafiqs calibrate`.
-    pub fn default_mapping() -> Self {
-        Calibration {
-            score: ScoreKind::Block1,
-            knots: DEFAULT_KNOTS
-                .iter()
-                .zip(crate::calibrate::KNOT_QUALITIES)
-                .map(|(&r, q)| (r, q))
-                .collect(),
-            method: "default (MobileFaceNet on LFW reference faces)".into(),
-        }
-    }
-
-    /// Quality (0–100, higher = better) for a raw score of `self.score`: piecewise linear in
-    /// `ln(raw)` through the knots, extended linearly beyond the end knots, clamped to 0…100.
-    pub fn quality(&self, raw: f64) -> f64 {
-        let k = &self.knots;
-        if !(raw.is_finite() && raw > 0.0) || k.len() < 2 {
-            return if raw <= 0.0 { 100.0 } else { 0.0 };
-        }
-        let x = raw.ln();
-        let seg = k
-            .windows(2)
-            .position(|w| x <= (w[1].0 as f64).ln())
-            .unwrap_or(k.len() - 2);
-        let (x0, y0) = ((k[seg].0 as f64).ln(), k[seg].1 as f64);
-        let (x1, y1) = ((k[seg + 1].0 as f64).ln(), k[seg + 1].1 as f64);
-        (y0 + (x - x0) * (y1 - y0) / (x1 - x0)).clamp(0.0, 100.0)
-    }
-}
-
-/// Raw `block1` knots of [`Calibration::default_mapping`].
-pub const DEFAULT_KNOTS: [f32; 4] = [167.25, 268.66, 557.66, 890.76];
 
 /// Descriptive metadata stored with a model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -188,6 +69,9 @@ pub struct ModelMeta {
     pub calibration: Option<Calibration>,
 }
 
+/// Input `[height, width]` of every supported network (the ArcFace alignment's size).
+pub const INPUT_SIZE: [usize; 2] = [crate::image::align::ALIGNED_SIZE; 2];
+
 /// How weights are stored in the model file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Storage {
@@ -198,16 +82,18 @@ pub enum Storage {
     F16,
 }
 
-/// A complete model in host memory, validated.
-#[derive(Clone, Debug)]
+/// A complete model in host memory, validated: graph, parameters and metadata fit together.
+/// The parts are read through accessors; the only changes allowed afterwards are the
+/// metadata that cannot break that fit ([`Model::set_name`], [`Model::set_licence`],
+/// [`Model::set_calibration`]).
+///
+/// Cloning is cheap: clones share one reference-counted copy of the graph and the weights.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Model {
-    /// Metadata.
-    pub meta: ModelMeta,
-    /// The network.
-    pub graph: Graph,
-    /// Its parameters.
-    pub params: Params,
-    info: GraphInfo,
+    meta: ModelMeta,
+    graph: Arc<Graph>,
+    params: Arc<Params>,
+    info: Arc<GraphInfo>,
 }
 
 /// The model the product ships: the Apache-2.0 PyTorch MobileFaceNet (ReLU6) of
@@ -215,7 +101,7 @@ pub struct Model {
 /// licence and notice beside it). Native builds only: the npm package ships the same file beside
 /// the module, which keeps the `.wasm` small.
 #[cfg(not(target_family = "wasm"))]
-pub const BUNDLED_MODEL: &[u8] = include_bytes!("../models/foamliu-mobilefacenet.grafiqs");
+pub const BUNDLED_MODEL: &[u8] = include_bytes!("../../models/foamliu-mobilefacenet.grafiqs");
 
 /// Name of the shipped model (its file is `<name>.grafiqs`).
 pub const BUNDLED_MODEL_NAME: &str = "foamliu-mobilefacenet";
@@ -244,9 +130,9 @@ pub const BACKBONES: [&str; 6] = [
 impl Model {
     /// Assembles and validates a model.
     pub fn new(meta: ModelMeta, graph: Graph, params: Params) -> Result<Self> {
-        if meta.input_size != [112, 112] {
+        if meta.input_size != INPUT_SIZE {
             return Err(Error::format(format!(
-                "input size {:?} is not supported (only 112x112)",
+                "input size {:?} is not supported (only {INPUT_SIZE:?})",
                 meta.input_size
             )));
         }
@@ -256,10 +142,49 @@ impl Model {
         }
         Ok(Self {
             meta,
-            graph,
-            params,
-            info,
+            graph: Arc::new(graph),
+            params: Arc::new(params),
+            info: Arc::new(info),
         })
+    }
+
+    /// Metadata.
+    pub fn meta(&self) -> &ModelMeta {
+        &self.meta
+    }
+
+    /// The network graph.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The parameters, by name.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// Sets the name results report (`None`: the architecture).
+    pub fn set_name(&mut self, name: Option<String>) {
+        self.meta.name = name;
+    }
+
+    /// Records the weights' licence or usage note in the provenance.
+    pub fn set_licence(&mut self, licence: Option<String>) {
+        self.meta.provenance.licence = licence;
+    }
+
+    /// Stores a score → quality map fitted for this model (checked first).
+    pub fn set_calibration(&mut self, calibration: Option<Calibration>) -> Result<()> {
+        if let Some(c) = &calibration {
+            c.validate()?;
+        }
+        self.meta.calibration = calibration;
+        Ok(())
+    }
+
+    /// Input `[height, width]` (from the metadata).
+    pub fn input_size(&self) -> [usize; 2] {
+        self.meta.input_size
     }
 
     /// The model's name: [`ModelMeta::name`], else its architecture.
@@ -275,9 +200,9 @@ impl Model {
     /// Imports a PyTorch checkpoint (`torch.save` of a state dict or of the whole module; zip,
     /// legacy or TAR format). `backbone` is `iresnet18|34|50|100`, `iresnet` to infer a custom
     /// iResNet depth/width, or `mobilefacenet-relu6` (the PyTorch MobileFaceNet with ReLU6,
-    /// [`crate::arch::mobilefacenet_relu6`]).
+    /// [`crate::model::arch::mobilefacenet_relu6`]).
     pub fn from_torch(bytes: &[u8], backbone: &str, source: &str) -> Result<Self> {
-        let state = crate::torch::read_state_dict(bytes)?;
+        let state = torch::read_state_dict(bytes)?;
         let provenance = Provenance {
             source: source.to_string(),
             sha256: sha256_hex(&[bytes]),
@@ -290,7 +215,7 @@ impl Model {
                 name: None,
                 architecture: backbone.to_string(),
                 iresnet: None,
-                input_size: [112, 112],
+                input_size: INPUT_SIZE,
                 preprocess: Preprocess::IMAGENET,
                 stages: mobilefacenet_relu6::STAGES.map(str::to_string),
                 provenance,
@@ -328,7 +253,7 @@ impl Model {
             name: None,
             architecture: config.standard_name().unwrap_or("iresnet").to_string(),
             iresnet: Some(config),
-            input_size: [112, 112],
+            input_size: INPUT_SIZE,
             preprocess: Preprocess::IRESNET,
             stages,
             provenance,
@@ -381,7 +306,7 @@ impl Model {
             name: None,
             architecture: backbone.to_string(),
             iresnet: None,
-            input_size: [112, 112],
+            input_size: INPUT_SIZE,
             preprocess: net.preprocess,
             stages: stages.map(str::to_string),
             provenance: Provenance {
@@ -432,7 +357,7 @@ impl Model {
         let header = serde_json::to_value(Header {
             kind: KIND.into(),
             meta: self.meta.clone(),
-            graph: self.graph.clone(),
+            graph: (*self.graph).clone(),
         })
         .expect("model header serialises");
         container::write(header, &self.params, &half)
@@ -446,14 +371,4 @@ impl Model {
 
 fn converter() -> String {
     format!("grafiqs {}", env!("CARGO_PKG_VERSION"))
-}
-
-/// Hex SHA-256 of the concatenation of `parts`.
-pub fn sha256_hex(parts: &[&[u8]]) -> String {
-    use sha2::Digest;
-    let mut h = sha2::Sha256::new();
-    for p in parts {
-        h.update(p);
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }

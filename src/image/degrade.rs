@@ -1,6 +1,7 @@
 //! Controlled image degradations (used to validate that quality scores track image damage).
 
-use crate::preprocess::RgbImage;
+use crate::image::RgbImage;
+use crate::rng::SplitMix64;
 
 /// Gaussian blur with standard deviation `sigma` pixels (kernel radius ⌈3σ⌉, mirrored borders
 /// without repeating the edge pixel). `sigma <= 0` returns the image unchanged.
@@ -74,14 +75,8 @@ pub fn darken_offset(img: &RgbImage, offset: f64) -> RgbImage {
 /// Adds zero-mean Gaussian noise of standard deviation `sigma` levels (deterministic in `seed`),
 /// clipped and rounded to 8-bit levels.
 pub fn gaussian_noise(img: &RgbImage, sigma: f64, seed: u64) -> RgbImage {
-    let mut state = seed ^ 0x9E37_79B9_7F4A_7C15;
-    let mut next = move || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut rng = SplitMix64::new(seed ^ 0x9E37_79B9_7F4A_7C15);
+    let mut next = move || rng.next_f64();
     map(img, |v| {
         let (u1, u2) = (next().max(1e-12), next());
         let n = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();

@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use super::Builder;
 use crate::error::{Error, Result};
-use crate::graph::{Graph, Op, Param, Params};
 use crate::model::Preprocess;
+use crate::model::graph::{Graph, Op, Param, Params};
 
 /// The four GraFIQs stage nodes of the InsightFace MobileFaceNet (56, 28, 14, 7 px).
 pub const MOBILEFACENET_STAGES: [&str; 4] = ["conv_2_dw_relu", "_plus3", "_plus9", "_plus11"];
@@ -482,7 +482,7 @@ pub fn translate(
         params.insert(n.to_string(), p);
     }
     graph
-        .validate(&params, [112, 112])
+        .validate(&params, crate::model::INPUT_SIZE)
         .map_err(|e| Error::arch(arch, e_msg(e)))?;
     let preprocess = Preprocess {
         mean: [mean as f32; 3],
@@ -495,7 +495,7 @@ pub fn translate(
     })
 }
 
-fn is_vector(nodes: &[crate::graph::Node], i: usize) -> bool {
+fn is_vector(nodes: &[crate::model::graph::Node], i: usize) -> bool {
     // Any node computed from a Flatten/Linear without a conv in between is a vector.
     let mut i = i;
     loop {

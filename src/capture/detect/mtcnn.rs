@@ -21,8 +21,9 @@ use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use burn::tensor::{Device, Tensor, TensorData, activation, module};
 use serde_json::Value;
 
+use crate::device::upload_vec;
 use crate::error::{Error, Result};
-use crate::graph::{Param, Params};
+use crate::model::graph::{Param, Params};
 
 /// Smallest face searched for, in pixels (facenet-pytorch's `min_face_size`).
 pub const MIN_FACE_SIZE: f64 = 20.0;
@@ -187,18 +188,13 @@ impl Nets {
     pub(crate) fn new(params: &Params, device: &Device, bucket: bool) -> Self {
         let device = device.clone().without_autodiff();
         let p = |name: &str| -> &Param { &params[name] };
-        let t1 = |name: &str| {
-            let q = p(name);
-            Tensor::<1>::from_data(TensorData::new(q.data.clone(), [q.data.len()]), &device)
-        };
+        let t1 = |name: &str| upload_vec(&p(name).data, &device);
         let conv = |name: &str| {
             let q = p(&format!("{name}.weight"));
             let s = &q.shape;
             Conv {
-                weight: Tensor::<4>::from_data(
-                    TensorData::new(q.data.clone(), [s[0], s[1], s[2], s[3]]),
-                    &device,
-                ),
+                // `validate` checked every shape: the weights are 4-D.
+                weight: upload_vec(&q.data, &device).reshape([s[0], s[1], s[2], s[3]]),
                 bias: t1(&format!("{name}.bias")),
             }
         };
@@ -224,8 +220,8 @@ impl Nets {
             }
             let b = p(&format!("{name}.bias"));
             Dense {
-                weight_t: Tensor::<2>::from_data(TensorData::new(wt, [inp, out]), &device),
-                bias: Tensor::<2>::from_data(TensorData::new(b.data.clone(), [1, out]), &device),
+                weight_t: upload_vec(&wt, &device).reshape([inp, out]),
+                bias: upload_vec(&b.data, &device).reshape([1, out]),
             }
         };
         let pnet = PNet {
@@ -520,13 +516,13 @@ fn dense(x: Tensor<2>, d: &Dense) -> Tensor<2> {
     x.matmul(d.weight_t.clone()) + d.bias.clone()
 }
 
-use crate::engine::read;
+use crate::device::read;
 
 fn check_len(v: &[f32], n: usize) -> Result<()> {
     if v.len() == n {
         Ok(())
     } else {
-        Err(Error::Backend(format!(
+        Err(Error::Internal(format!(
             "the device returned {} values, expected {n}",
             v.len()
         )))

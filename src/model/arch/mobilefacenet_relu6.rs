@@ -22,7 +22,7 @@
 
 use super::Builder;
 use crate::error::Result;
-use crate::graph::{Graph, Op, Params};
+use crate::model::graph::{Graph, Op, Params};
 
 /// Backbone name of this architecture.
 pub const NAME: &str = "mobilefacenet-relu6";

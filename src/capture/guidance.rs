@@ -25,7 +25,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::preprocess::RgbImage;
+use crate::image::RgbImage;
 
 /// Geometry of one detected face in frame pixels.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -47,8 +47,9 @@ pub struct Measure {
     pub pass: bool,
 }
 
-/// All measures of one face.
+/// All measures of one face (camelCase on the wire: `faceSize`, …).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Measures {
     /// Inter-eye distance.
     pub face_size: Measure,
@@ -78,8 +79,8 @@ pub struct Measures {
 }
 
 /// Stable advice codes (for localisation) with default English messages, in priority order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// Serialised as `{ "code": "move_closer", "message": "Move closer" }`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Advice {
     /// No face found.
     NoFace,
@@ -109,7 +110,39 @@ pub enum Advice {
     LowQuality,
 }
 
+impl Serialize for Advice {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Advice", 2)?;
+        st.serialize_field("code", self.code())?;
+        st.serialize_field("message", self.message())?;
+        st.end()
+    }
+}
+
 impl Advice {
+    /// Every advice, in priority order.
+    pub const ALL: [Advice; 13] = [
+        Advice::NoFace,
+        Advice::MultipleFaces,
+        Advice::FaceCutOff,
+        Advice::MoveToCenter,
+        Advice::MoveCloser,
+        Advice::MoveBack,
+        Advice::MoreLight,
+        Advice::LessLight,
+        Advice::FaceTheLight,
+        Advice::FaceCamera,
+        Advice::HeadStraight,
+        Advice::HoldStill,
+        Advice::LowQuality,
+    ];
+
+    /// The advice with stable code `code`.
+    pub fn from_code(code: &str) -> Option<Advice> {
+        Self::ALL.into_iter().find(|a| a.code() == code)
+    }
+
     /// Stable code, e.g. `"move_closer"`.
     pub fn code(self) -> &'static str {
         match self {
@@ -159,7 +192,7 @@ fn dist(a: [f32; 2], b: [f32; 2]) -> f64 {
 
 /// BT.601 luma of pixel `i` of an RGB image.
 fn luma(img: &RgbImage, i: usize) -> f64 {
-    let p = &img.data[i * 3..i * 3 + 3];
+    let p = &img.data()[i * 3..i * 3 + 3];
     0.299 * p[0] as f64 + 0.587 * p[1] as f64 + 0.114 * p[2] as f64
 }
 
@@ -237,7 +270,7 @@ pub fn measure(
     let (mut left, mut right) = (0.0, 0.0);
     for y in ry0..ry1 {
         for x in rx0..rx1 {
-            let l = luma(aligned, y * aligned.width + x);
+            let l = luma(aligned, y * aligned.width() + x);
             lum.push(l);
             if x < (rx0 + rx1) / 2 {
                 left += l;
@@ -281,7 +314,7 @@ pub fn measure(
     };
 
     // Variance of the 3×3 Laplacian (4-neighbour) of luma over the face region.
-    let w = aligned.width;
+    let w = aligned.width();
     let mut lap = Vec::with_capacity(lum.len());
     for y in ry0..ry1 {
         for x in rx0..rx1 {

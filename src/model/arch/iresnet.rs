@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Builder;
 use crate::error::Result;
-use crate::graph::{Graph, Op, Params};
+use crate::model::graph::{Graph, Op, Params};
+use crate::rng::SplitMix64;
 
 /// Depth and width of an iResNet.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,7 +141,7 @@ impl IResNetConfig {
     /// where no pretrained weights are needed.
     pub fn synthetic_params(&self, seed: u64) -> Params {
         let graph = self.graph();
-        let mut rng = SplitMix(seed);
+        let mut rng = SplitMix64::new(seed);
         let mut params = Params::new();
         let mut channels = vec![0usize; graph.nodes.len()];
         channels[0] = 3;
@@ -149,7 +150,7 @@ impl IResNetConfig {
             let mut put = |name: &str, shape: Vec<usize>, f: &mut dyn FnMut() -> f32| {
                 let n = shape.iter().product();
                 let data = (0..n).map(|_| f()).collect();
-                params.insert(name.to_string(), crate::graph::Param { shape, data });
+                params.insert(name.to_string(), crate::model::graph::Param { shape, data });
             };
             channels[i] = match &node.op {
                 Op::Conv2d {
@@ -160,7 +161,7 @@ impl IResNetConfig {
                 } => {
                     let std = (2.0 / (cin * k * k) as f32).sqrt();
                     put(weight, vec![*out_channels, cin, *k, *k], &mut || {
-                        rng.normal() * std
+                        rng.normal_f32() * std
                     });
                     *out_channels
                 }
@@ -173,22 +174,22 @@ impl IResNetConfig {
                 } => {
                     let c = cin;
                     if let Some(g) = gamma {
-                        put(g, vec![c], &mut || 0.5 + rng.uniform());
+                        put(g, vec![c], &mut || 0.5 + rng.next_f32());
                     }
-                    put(beta, vec![c], &mut || 0.1 * rng.normal());
-                    put(mean, vec![c], &mut || 0.2 * rng.normal());
-                    put(var, vec![c], &mut || 0.5 + 1.5 * rng.uniform());
+                    put(beta, vec![c], &mut || 0.1 * rng.normal_f32());
+                    put(mean, vec![c], &mut || 0.2 * rng.normal_f32());
+                    put(var, vec![c], &mut || 0.5 + 1.5 * rng.next_f32());
                     cin
                 }
                 Op::Prelu { alpha } => {
-                    put(alpha, vec![cin], &mut || 0.1 + 0.2 * rng.uniform());
+                    put(alpha, vec![cin], &mut || 0.1 + 0.2 * rng.next_f32());
                     cin
                 }
                 Op::Linear { weight, bias, .. } => {
                     let fin = self.widths[3] * 49;
                     let std = (1.0 / fin as f32).sqrt();
                     put(weight, vec![self.embedding, fin], &mut || {
-                        rng.normal() * std
+                        rng.normal_f32() * std
                     });
                     if let Some(b) = bias {
                         put(b, vec![self.embedding], &mut || 0.0);
@@ -200,25 +201,5 @@ impl IResNetConfig {
             };
         }
         params
-    }
-}
-
-/// A small deterministic generator (SplitMix64) so synthetic weights need no RNG crate.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn uniform(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32
-    }
-    fn normal(&mut self) -> f32 {
-        let (u, v) = (self.uniform().max(1e-7), self.uniform());
-        (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
     }
 }

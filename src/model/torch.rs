@@ -5,12 +5,12 @@
 //!
 //! This module only turns the reader's tensors into f32 parameters and its errors into
 //! [`Error::Format`] messages that say what is wrong; which keys and shapes an architecture
-//! needs is checked by the architecture ([`crate::arch`]).
+//! needs is checked by the architecture ([`crate::model::arch`]).
 
 use pytorch_reader::{DType, PytorchError, PytorchReader};
 
 use crate::error::{Error, Result};
-use crate::graph::{Param, Params};
+use crate::model::graph::{Param, Params};
 
 /// Keys under which training scripts commonly nest the weights
 /// (`{"state_dict": {...}, "optimizer": {...}, "epoch": 3}`); the first one present is used.

@@ -3,7 +3,7 @@
 //! Every supported architecture (iResNet, the InsightFace MobileFaceNet, any MXNet graph made of
 //! the same operators, the PyTorch MobileFaceNet with ReLU6) is expressed as a [`Graph`]: a topologically ordered list of [`Node`]s
 //! whose parameters live in [`Params`] by name. The same graph is executed on every Burn backend
-//! by [`crate::engine`], stored in the project's model file by [`crate::container`], and checked
+//! by [`crate::engine`], stored in the project's model file by [`crate::model::container`], and checked
 //! here, once, against its parameters ([`Graph::validate`]) so that a wrong checkpoint fails with
 //! a message naming the parameter instead of a panic deep inside a kernel.
 

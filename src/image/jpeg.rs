@@ -278,10 +278,10 @@ impl Decoder {
         }
         // Nothing is allocated for a frame the caller would refuse anyway: a 20-byte header can
         // claim 65535x65535 px. (The general decoder then reports the size.)
-        let max = crate::preprocess::MAX_SIDE;
+        let max = crate::image::MAX_SIDE;
         if self.width > max
             || self.height > max
-            || self.width * self.height > crate::preprocess::MAX_PIXELS
+            || self.width * self.height > crate::image::MAX_PIXELS
         {
             return None;
         }

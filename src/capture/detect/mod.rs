@@ -36,16 +36,16 @@ pub mod mtcnn;
 
 use burn::tensor::Device;
 
-use crate::container;
-use crate::error::{Error, Result};
-use crate::preprocess::RgbImage;
-use crate::scorer::BackendKind;
+use crate::device::BackendKind;
+use crate::error::Result;
+use crate::image::RgbImage;
+use crate::model::container;
 
 /// The bundled MTCNN weights (facenet-pytorch 2.6.0, MIT), in the `.grafiqs` container.
 /// Native builds only: in the browser the npm package ships them as `mtcnn.grafiqs` beside
 /// the module, which keeps the `.wasm` small.
 #[cfg(not(target_family = "wasm"))]
-pub const BUNDLED_MODEL: &[u8] = include_bytes!("../../models/mtcnn.grafiqs");
+pub const BUNDLED_MODEL: &[u8] = include_bytes!("../../../models/mtcnn.grafiqs");
 
 /// Frames with a longer side above this many pixels are downscaled before detection.
 pub const MAX_DETECT_SIDE: usize = 1280;
@@ -57,14 +57,14 @@ pub struct Face {
     pub bbox: [f32; 4],
     /// Face probability from O-Net (0…1; faces are reported above 0.7).
     pub confidence: f32,
-    /// Five points `[x, y]` in the order of [`crate::align::ARCFACE_TEMPLATE`]: left eye,
+    /// Five points `[x, y]` in the order of [`crate::image::align::ARCFACE_TEMPLATE`]: left eye,
     /// right eye, nose tip, left and right mouth corner, "left" being the image's left (the
     /// subject's right) for a frontal face.
     pub landmarks: [[f32; 2]; 5],
 }
 
 impl Face {
-    /// The landmarks as `f64`, the form [`crate::align::align_face`] takes.
+    /// The landmarks as `f64`, the form [`crate::image::align::align_face`] takes.
     pub fn landmarks_f64(&self) -> [[f64; 2]; 5] {
         self.landmarks.map(|p| [p[0] as f64, p[1] as f64])
     }
@@ -103,7 +103,7 @@ impl Detector {
 
     /// Searches only for faces of at least `px` pixels (default 20, as facenet-pytorch). The
     /// image pyramid starts at scale 12/`px`, so a larger minimum is much faster: capture
-    /// guidance, where a usable face is far larger, uses [`crate::assess::GUIDANCE_MIN_FACE`].
+    /// guidance, where a usable face is far larger, uses [`crate::capture::assess::GUIDANCE_MIN_FACE`].
     /// Values below 12 are raised to 12.
     pub fn with_min_face_size(mut self, px: f64) -> Self {
         self.min_face = if px.is_finite() {
@@ -122,7 +122,7 @@ impl Detector {
     /// A detector on the default wgpu adapter (native), shared with [`crate::Scorer::wgpu`].
     #[cfg(all(feature = "wgpu", not(target_family = "wasm")))]
     pub fn wgpu(bytes: &[u8]) -> Result<Self> {
-        Self::on_device(bytes, &crate::scorer::wgpu_device()?, BackendKind::Wgpu)
+        Self::on_device(bytes, &crate::device::wgpu_device()?, BackendKind::Wgpu)
     }
 
     /// The bundled facenet-pytorch weights ([`BUNDLED_MODEL`]) on the CPU backend.
@@ -142,21 +142,10 @@ impl Detector {
     }
 
     /// Detects faces, most confident first. Every device read is asynchronous, as WebGPU
-    /// requires. Images too small for a 20-px face, or without faces, give `Ok(vec![])`;
-    /// an image whose sample count does not match its size, or with non-finite samples, is an
-    /// [`Error::Input`].
+    /// requires. Images too small for a 20-px face, or without faces, give `Ok(vec![])`
+    /// (an [`RgbImage`] always has the right number of finite samples).
     pub async fn detect_async(&self, img: &RgbImage) -> Result<Vec<Face>> {
-        let (w, h) = (img.width, img.height);
-        if w.checked_mul(h).and_then(|n| n.checked_mul(3)) != Some(img.data.len()) {
-            return Err(Error::Input(format!(
-                "a {w}x{h} RGB image needs {} values, got {}",
-                w.saturating_mul(h).saturating_mul(3),
-                img.data.len()
-            )));
-        }
-        if let Some(i) = img.data.iter().position(|v| !v.is_finite()) {
-            return Err(Error::Input(format!("pixel value {i} is not finite")));
-        }
+        let (w, h) = (img.width(), img.height());
         if w.min(h) < self.min_face as usize {
             return Ok(Vec::new());
         }
@@ -168,13 +157,13 @@ impl Detector {
             if dw.min(dh) < self.min_face as usize {
                 return Ok(Vec::new());
             }
-            let small = mtcnn::area_resize(w, h, &img.data, dw, dh);
+            let small = mtcnn::area_resize(w, h, img.data(), dw, dh);
             let integral = mtcnn::Integral::new(dw, dh, &small);
             drop(small);
             let faces = self.nets.detect(&integral, self.min_face).await?;
             (faces, w as f32 / dw as f32, h as f32 / dh as f32)
         } else {
-            let integral = mtcnn::Integral::new(w, h, &img.data);
+            let integral = mtcnn::Integral::new(w, h, img.data());
             (self.nets.detect(&integral, self.min_face).await?, 1.0, 1.0)
         };
         let mut faces: Vec<Face> = faces
@@ -197,6 +186,6 @@ impl Detector {
     /// Blocking [`Detector::detect_async`] (native only).
     #[cfg(not(target_family = "wasm"))]
     pub fn detect(&self, img: &RgbImage) -> Result<Vec<Face>> {
-        crate::scorer::block_on(self.detect_async(img))
+        crate::device::block_on(self.detect_async(img))
     }
 }

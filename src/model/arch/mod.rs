@@ -5,7 +5,7 @@ pub mod mobilefacenet_relu6;
 pub mod mxnet;
 
 use crate::error::{Error, Result};
-use crate::graph::{Graph, Node, Op, Params};
+use crate::model::graph::{Graph, Node, Op, Params};
 
 /// Takes a PyTorch state dict for `graph` (an optional DataParallel `module.` prefix is
 /// removed, `num_batches_tracked` ignored) and checks every key and shape: the first missing,
@@ -38,13 +38,15 @@ pub(crate) fn check_state_dict(
             format!("unexpected key `{extra}`{}", hint(&params)),
         ));
     }
-    graph.validate(&params, [112, 112]).map_err(|e| {
-        let m = match e {
-            Error::Format(m) => m,
-            other => other.to_string(),
-        };
-        Error::arch(arch, format!("{m}{}", hint(&params)))
-    })?;
+    graph
+        .validate(&params, crate::model::INPUT_SIZE)
+        .map_err(|e| {
+            let m = match e {
+                Error::Format(m) => m,
+                other => other.to_string(),
+            };
+            Error::arch(arch, format!("{m}{}", hint(&params)))
+        })?;
     Ok(params)
 }
 

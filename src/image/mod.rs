@@ -1,8 +1,12 @@
-//! Images in, network input out: decoding, resizing exactly like the reference tool, and
-//! normalisation.
+//! Pixels: decoding ([`RgbImage::decode`], with the bit-exact baseline [`jpeg`] decoder),
+//! resizing exactly like the reference tool, ArcFace [`align`]ment and the controlled
+//! [`degrade`]ations. Nothing here knows about models.
+
+pub mod align;
+pub mod degrade;
+pub mod jpeg;
 
 use crate::error::{Error, Result};
-use crate::model::Preprocess;
 
 /// Smallest accepted image side, in pixels. Anything smaller carries no usable face detail.
 pub const MIN_SIDE: usize = 16;
@@ -13,14 +17,14 @@ pub const MAX_SIDE: usize = 16384;
 pub const MAX_PIXELS: usize = 40_000_000;
 
 /// An RGB image with `f32` samples in 0…255, row-major, interleaved (`[H, W, 3]`).
+///
+/// The fields are private: every constructor checks the size and the values, and nothing can
+/// undo that afterwards.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RgbImage {
-    /// Width in pixels.
-    pub width: usize,
-    /// Height in pixels.
-    pub height: usize,
-    /// `width · height · 3` samples.
-    pub data: Vec<f32>,
+    width: usize,
+    height: usize,
+    data: Vec<f32>,
 }
 
 impl RgbImage {
@@ -73,9 +77,9 @@ impl RgbImage {
     /// Decodes an encoded image (JPEG, PNG, BMP, WebP) to RGB, applying its EXIF orientation.
     ///
     /// Baseline JPEGs are decoded bit-exactly like libjpeg-turbo (the decoder behind OpenCV,
-    /// Pillow and Chromium; see [`crate::jpeg`]); other files go through the `image` crate.
+    /// Pillow and Chromium; see [`jpeg`]); other files go through the `image` crate.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
-        if let Some(d) = crate::jpeg::decode(bytes) {
+        if let Some(d) = jpeg::decode(bytes) {
             check_dims(d.width, d.height)?;
             return Self::from_rgb8(d.width, d.height, &d.rgb);
         }
@@ -96,6 +100,39 @@ impl RgbImage {
         }
         let (w, h) = (img.width() as usize, img.height() as usize);
         Self::from_rgb8(w, h, img.into_rgb8().as_raw())
+    }
+
+    /// Width in pixels.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Height in pixels.
+    pub fn height(&self) -> usize {
+        self.height
+    }
+
+    /// The `width · height · 3` samples, row-major, interleaved RGB.
+    pub fn data(&self) -> &[f32] {
+        &self.data
+    }
+
+    /// The samples, consuming the image.
+    pub fn into_data(self) -> Vec<f32> {
+        self.data
+    }
+
+    /// 8-bit RGB bytes (each sample rounded and clamped to 0…255).
+    pub fn to_rgb8(&self) -> Vec<u8> {
+        self.data.iter().map(|&v| to_u8(v)).collect()
+    }
+
+    /// 8-bit RGBA bytes with opaque alpha (a canvas `ImageData`'s layout).
+    pub fn to_rgba8(&self) -> Vec<u8> {
+        self.data
+            .chunks_exact(3)
+            .flat_map(|p| [to_u8(p[0]), to_u8(p[1]), to_u8(p[2]), 255])
+            .collect()
     }
 
     /// Pixel (x, y), channel c.
@@ -146,26 +183,16 @@ impl RgbImage {
             data: out,
         }
     }
-
-    /// The network input for this image: resized to 112×112 if needed, channels in RGB order
-    /// (or BGR when `bgr`), normalised with `pre`, laid out `[3, 112, 112]`.
-    pub fn to_input(&self, pre: &Preprocess, bgr: bool) -> Vec<f32> {
-        let img = self.resized(112, 112);
-        let plane = 112 * 112;
-        let mut out = vec![0f32; 3 * plane];
-        for c in 0..3 {
-            let src = if bgr { 2 - c } else { c };
-            // Normalisation constants follow the network's channel, not the source channel.
-            let (m, s) = (pre.mean[c], pre.scale[c]);
-            for i in 0..plane {
-                out[c * plane + i] = (img.data[i * 3 + src] - m) * s;
-            }
-        }
-        out
-    }
 }
 
-fn check_dims(width: usize, height: usize) -> Result<()> {
+/// A sample (0…255 scale) as a byte: rounded half away from zero, clamped; NaN gives 0.
+#[inline]
+pub fn to_u8(v: f32) -> u8 {
+    v.round().clamp(0.0, 255.0) as u8
+}
+
+/// Checks an image size against [`MIN_SIDE`], [`MAX_SIDE`] and [`MAX_PIXELS`].
+pub fn check_dims(width: usize, height: usize) -> Result<()> {
     if width < MIN_SIDE || height < MIN_SIDE {
         return Err(Error::Image(format!(
             "image is {width}x{height} px; at least {MIN_SIDE}x{MIN_SIDE} is needed"
@@ -238,19 +265,5 @@ mod tests {
             RgbImage::decode(b"not an image"),
             Err(Error::Image(_))
         ));
-    }
-
-    #[test]
-    fn normalises_and_swaps_channels() {
-        let mut data = Vec::new();
-        for _ in 0..112 * 112 {
-            data.extend_from_slice(&[255.0, 127.5, 0.0]);
-        }
-        let img = RgbImage::new(112, 112, data).unwrap();
-        let x = img.to_input(&Preprocess::IRESNET, false);
-        assert!((x[0] - 1.0).abs() < 1e-6 && x[112 * 112].abs() < 1e-6);
-        assert!((x[2 * 112 * 112] + 1.0).abs() < 1e-6);
-        let x = img.to_input(&Preprocess::IRESNET, true);
-        assert!((x[0] + 1.0).abs() < 1e-6 && (x[2 * 112 * 112] - 1.0).abs() < 1e-6);
     }
 }

@@ -1,0 +1,334 @@
+//! The method: GraFIQs scores from one forward and one segmented backward pass.
+//!
+//! # The loss
+//! For each BatchNorm layer `l` with a feature-map input (`L` of them), with per-sample channel
+//! means `μ` and biased variances `σ²` over H×W:
+//! `L = (1/L) Σ_l [ mean_c (μ − running_mean)² + mean_c (σ² − running_var)² ]`.
+//! [`bn_term`] computes one layer's term on the device; [`Activations::loss`] evaluates the same
+//! formula on host copies, as an independent check of what the device computed.
+//!
+//! # How the five gradients are obtained in one backward sweep
+//! Burn keeps gradients only for leaf tensors. The forward pass therefore cuts the graph at the
+//! four stage outputs (an [`Observer`] replacing each by a leaf): stage `k`'s output `s_k` is
+//! kept (attached to its segment) and a detached leaf copy `s_k'` (requiring grad) feeds the
+//! next segment. The BatchNorm loss terms are summed per segment. The backward then runs
+//! segment by segment from the head to the image: segment `k`'s objective is its own loss terms
+//! plus `Σ s_k · g_{k+1}`, where `g_{k+1}` is the gradient already obtained for the next
+//! stage's leaf. By the chain rule the gradient reaching each leaf is exactly `∂L/∂(that
+//! tensor)` of the full network; the total work is one forward and one backward pass.
+//!
+//! Every statistic is taken per sample, so a batch gives exactly the per-image results.
+
+use burn::tensor::Tensor;
+
+use crate::device::read;
+use crate::engine::{Network, Observer, RunningStats};
+use crate::error::{Error, Result};
+use crate::model::ScoreKind;
+
+/// The five raw GraFIQs scores of one image (sums of absolute gradients; larger = worse).
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Scores {
+    /// Gradient magnitude w.r.t. the normalised input image.
+    pub image: f64,
+    /// Gradient magnitude w.r.t. the output of stage 1.
+    pub block1: f64,
+    /// Gradient magnitude w.r.t. the output of stage 2.
+    pub block2: f64,
+    /// Gradient magnitude w.r.t. the output of stage 3.
+    pub block3: f64,
+    /// Gradient magnitude w.r.t. the output of stage 4.
+    pub block4: f64,
+}
+
+impl Scores {
+    /// Builds the five values from a function of the score kind.
+    pub fn from_fn(mut f: impl FnMut(ScoreKind) -> f64) -> Self {
+        Self {
+            image: f(ScoreKind::Image),
+            block1: f(ScoreKind::Block1),
+            block2: f(ScoreKind::Block2),
+            block3: f(ScoreKind::Block3),
+            block4: f(ScoreKind::Block4),
+        }
+    }
+
+    /// The score of one kind.
+    pub fn get(&self, kind: ScoreKind) -> f64 {
+        match kind {
+            ScoreKind::Image => self.image,
+            ScoreKind::Block1 => self.block1,
+            ScoreKind::Block2 => self.block2,
+            ScoreKind::Block3 => self.block3,
+            ScoreKind::Block4 => self.block4,
+        }
+    }
+}
+
+/// Per-image output of a scoring pass: raw scores, loss and embedding.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Raw {
+    /// The five raw scores.
+    pub scores: Scores,
+    /// The GraFIQs loss of this image (mean over BatchNorm layers).
+    pub loss: f64,
+    /// The face embedding (raw network output, not L2-normalised).
+    pub embedding: Vec<f32>,
+}
+
+/// Statistics of the input of one GraFIQs BatchNorm layer, for one image.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchNormStats {
+    /// Layer name.
+    pub name: String,
+    /// Per-channel mean over H×W.
+    pub mean: Vec<f32>,
+    /// Per-channel biased variance over H×W.
+    pub var: Vec<f32>,
+    /// The layer's running mean (what the network was trained with).
+    pub running_mean: Vec<f32>,
+    /// The layer's running variance.
+    pub running_var: Vec<f32>,
+}
+
+/// One stage output (`block1` … `block4`) for one image.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct StageOutput {
+    /// Node name.
+    pub name: String,
+    /// `[C, H, W]`.
+    pub shape: [usize; 3],
+    /// `C·H·W` values, row-major.
+    pub data: Vec<f32>,
+}
+
+/// What the network computes for one image, layer by layer (no gradients).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Activations {
+    /// The embedding.
+    pub embedding: Vec<f32>,
+    /// Input statistics of every GraFIQs BatchNorm layer, in forward order.
+    pub batchnorms: Vec<BatchNormStats>,
+    /// The four stage outputs.
+    pub stages: Vec<StageOutput>,
+}
+
+impl Activations {
+    /// The GraFIQs loss (module docs) evaluated on the host from these statistics.
+    pub fn loss(&self) -> f64 {
+        let mse = |a: &[f32], b: &[f32]| {
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
+                .sum::<f64>()
+                / a.len().max(1) as f64
+        };
+        self.batchnorms
+            .iter()
+            .map(|b| mse(&b.mean, &b.running_mean) + mse(&b.var, &b.running_var))
+            .sum::<f64>()
+            / self.batchnorms.len().max(1) as f64
+    }
+}
+
+/// Per-sample channel means and biased variances over H×W of `a` (`[N, C, H, W]`), each
+/// `[N, C]`.
+fn channel_stats(a: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
+    let [n, c, h, w] = a.dims();
+    let a = a.reshape([n, c, h * w]);
+    let mu = a.clone().mean_dim(2); // [N, C, 1]
+    let var = (a - mu.clone()).square().mean_dim(2);
+    (mu.reshape([n, c]), var.reshape([n, c]))
+}
+
+/// One BatchNorm layer's term of the loss, per sample: `mean_c (μ − rm)² + mean_c (σ² − rv)²`.
+/// Returns `[N, 1]`.
+pub fn bn_term(input: Tensor<4>, running: &RunningStats) -> Tensor<2> {
+    let (mu, var) = channel_stats(input);
+    let dm = (mu - running.mean.clone()).square().mean_dim(1);
+    let dv = (var - running.var.clone()).square().mean_dim(1);
+    dm + dv
+}
+
+/// Sums the loss per segment and cuts the graph at the stages (module docs).
+#[derive(Default)]
+struct Segmented {
+    /// Stages passed so far: the segment the next BatchNorm belongs to.
+    segment: usize,
+    /// Stage outputs, attached to their segment.
+    stage_out: Vec<Tensor<4>>,
+    /// Their detached leaf copies, which feed the next segment.
+    stage_leaf: Vec<Tensor<4>>,
+    /// Loss terms summed per segment (image → block1, …, block4 → head).
+    segment_loss: [Option<Tensor<2>>; 5],
+}
+
+impl Observer for Segmented {
+    fn batchnorm_input(&mut self, _node: usize, input: &Tensor<4>, running: &RunningStats) {
+        let term = bn_term(input.clone(), running);
+        let acc = &mut self.segment_loss[self.segment.min(4)];
+        *acc = Some(match acc.take() {
+            Some(s) => s + term,
+            None => term,
+        });
+    }
+
+    fn stage_output(&mut self, _stage: usize, _node: usize, output: Tensor<4>) -> Tensor<4> {
+        let leaf = output.clone().detach().require_grad();
+        self.stage_out.push(output);
+        self.stage_leaf.push(leaf.clone());
+        self.segment += 1;
+        leaf
+    }
+}
+
+/// Collects BatchNorm input statistics and stage outputs (no gradients).
+#[derive(Default)]
+struct Probe {
+    /// (node, per-sample channel means `[N, C]`, biased variances `[N, C]`).
+    batchnorms: Vec<(usize, Tensor<2>, Tensor<2>)>,
+    /// (node, stage output).
+    stages: Vec<(usize, Tensor<4>)>,
+}
+
+impl Observer for Probe {
+    fn batchnorm_input(&mut self, node: usize, input: &Tensor<4>, _running: &RunningStats) {
+        let (mu, var) = channel_stats(input.clone());
+        self.batchnorms.push((node, mu, var));
+    }
+
+    fn stage_output(&mut self, _stage: usize, node: usize, output: Tensor<4>) -> Tensor<4> {
+        self.stages.push((node, output.clone()));
+        output
+    }
+}
+
+/// GraFIQs scores, loss and embedding for `n` normalised images (`[N, 3, H, W]`, row-major).
+/// All device reads are asynchronous, as WebGPU requires.
+pub async fn score(net: &Network, data: Vec<f32>, n: usize) -> Result<Vec<Raw>> {
+    let x = net.input(data, n)?.require_grad();
+    let mut seg = Segmented::default();
+    let embedding = net.forward(x.clone(), &mut seg)?;
+    if seg.stage_out.len() != 4 {
+        return Err(Error::Internal(format!(
+            "{} of 4 stage nodes reached",
+            seg.stage_out.len()
+        )));
+    }
+    let inv = 1.0 / net.observed_batchnorms().max(1) as f64;
+    let mut grads: Vec<Tensor<4>> = Vec::with_capacity(5);
+    let mut upstream: Option<Tensor<4>> = None;
+    let mut losses: Option<Tensor<2>> = None;
+    for k in (0..5).rev() {
+        let local = seg.segment_loss[k].clone();
+        if let Some(l) = &local {
+            losses = Some(match losses.take() {
+                Some(s) => s + l.clone().detach(),
+                None => l.clone().detach(),
+            });
+        }
+        let mut objective = local.map(|l| l.sum().mul_scalar(inv));
+        if k < 4
+            && let Some(g) = upstream.take()
+        {
+            let chain = (seg.stage_out[k].clone() * g).sum();
+            objective = Some(match objective {
+                Some(o) => o + chain,
+                None => chain,
+            });
+        }
+        let leaf = if k == 0 { &x } else { &seg.stage_leaf[k - 1] };
+        let zeros = || leaf.clone().detach().zeros_like().without_autodiff();
+        let g = match objective {
+            Some(o) => {
+                let gr = o.backward();
+                leaf.grad(&gr).unwrap_or_else(zeros)
+            }
+            None => zeros(),
+        };
+        upstream = Some(g.clone());
+        grads.push(g);
+    }
+    grads.reverse(); // image, block1..block4
+    let sums: Vec<Tensor<2>> = grads
+        .into_iter()
+        .map(|g| {
+            let [b, c, h, w] = g.dims();
+            g.abs().reshape([b, c * h * w]).sum_dim(1)
+        })
+        .collect();
+    let table = Tensor::cat(sums, 1); // [N, 5]
+    let host = net.device().clone().without_autodiff();
+    let losses = losses
+        .map(|l| l.without_autodiff().mul_scalar(inv))
+        .unwrap_or_else(|| Tensor::zeros([n, 1], &host));
+    let table = read(Tensor::cat(vec![table, losses], 1)).await?; // [N, 6]
+    let emb = read(embedding.detach().without_autodiff()).await?;
+    let e = net.embedding_size();
+    let mut out = Vec::with_capacity(n);
+    for (i, row) in table.chunks_exact(6).enumerate().take(n) {
+        if let Some(bad) = row.iter().find(|v| !v.is_finite()) {
+            return Err(Error::Input(format!(
+                "image {i} produced a non-finite score ({bad}); check the input values"
+            )));
+        }
+        out.push(Raw {
+            scores: Scores {
+                image: row[0] as f64,
+                block1: row[1] as f64,
+                block2: row[2] as f64,
+                block3: row[3] as f64,
+                block4: row[4] as f64,
+            },
+            loss: row[5] as f64,
+            embedding: emb.get(i * e..(i + 1) * e).unwrap_or_default().to_vec(),
+        });
+    }
+    Ok(out)
+}
+
+/// Per-layer BatchNorm input statistics, stage outputs and embedding for `n` normalised
+/// images (inference, no gradients).
+pub async fn activations(net: &Network, data: Vec<f32>, n: usize) -> Result<Vec<Activations>> {
+    let x = net.input(data, n)?.without_autodiff();
+    let mut probe = Probe::default();
+    let emb = read(net.forward(x, &mut probe)?).await?;
+    let e = net.embedding_size();
+    let mut out: Vec<Activations> = (0..n)
+        .map(|i| Activations {
+            embedding: emb.get(i * e..(i + 1) * e).unwrap_or_default().to_vec(),
+            batchnorms: Vec::new(),
+            stages: Vec::new(),
+        })
+        .collect();
+    for (node, mu, var) in probe.batchnorms {
+        let c = mu.dims()[1];
+        let (mu, var) = (read(mu).await?, read(var).await?);
+        let (rm, rv) = net
+            .running_stats(node)
+            .ok_or_else(|| Error::Internal(format!("no running statistics for node {node}")))?;
+        for (i, a) in out.iter_mut().enumerate() {
+            a.batchnorms.push(BatchNormStats {
+                name: net.node_name(node).to_string(),
+                mean: mu[i * c..(i + 1) * c].to_vec(),
+                var: var[i * c..(i + 1) * c].to_vec(),
+                running_mean: rm.clone(),
+                running_var: rv.clone(),
+            });
+        }
+    }
+    for (node, t) in probe.stages {
+        let [_, c, h, w] = t.dims();
+        let v = read(t).await?;
+        let len = c * h * w;
+        for (i, a) in out.iter_mut().enumerate() {
+            a.stages.push(StageOutput {
+                name: net.node_name(node).to_string(),
+                shape: [c, h, w],
+                data: v[i * len..(i + 1) * len].to_vec(),
+            });
+        }
+    }
+    Ok(out)
+}
