@@ -4,7 +4,7 @@
 // hands the aligned crop of steady, ready frames to the scoring worker over a MessagePort,
 // scoring only the latest candidate while the scorer is busy.
 import { createAssessor, initialize } from './grafiqs.js';
-import { candidateMotion, mainFace, plainCrop } from './capture-fields.js';
+import { candidateMotion, isReady, mainFace, plainCrop } from './capture-fields.js';
 
 let assessor = null;
 let config = null;
@@ -99,7 +99,7 @@ async function assess(msg) {
   const face = mainFace(a);
   const motion = candidateMotion(face, previous);
   previous = face;
-  const isCandidate = !!a.ready && !!face?.aligned && motion !== null && motion <= config.steadyMotion;
+  const isCandidate = isReady(a) && !!face?.aligned && motion !== null && motion <= config.steadyMotion;
   // Crops cross as plain { data, width, height } with their buffers transferred.
   const transfer = [];
   let mainCrop = null;
@@ -119,6 +119,7 @@ async function assess(msg) {
     frameImage = image;
     transfer.push(image.data.buffer);
   }
+  const memory = await wasmMemory();
   self.postMessage(
     {
       image: frameImage,
@@ -130,7 +131,7 @@ async function assess(msg) {
       motion,
       source: { width: px.sourceWidth, height: px.sourceHeight },
       timing: { transferMs: Math.max(0, received - sentAt), downscaleMs: t1 - t0, assessMs: t2 - t1 },
-      memory: await wasmMemory(),
+      memory,
       dropped,
     },
     transfer,
