@@ -11,7 +11,7 @@
 // candidate waits, older ones are dropped. Scoring therefore never delays guidance, and the two
 // workers use two cores without SharedArrayBuffer or cross-origin isolation.
 import { createWorkerScorer } from './worker-client.js';
-import { isReady, mainFace, meanScore, qualityOf, withQuality } from './capture-fields.js';
+import { mainFace, meanScore, qualityOf, withQuality } from './capture-fields.js';
 
 function fail(code, message, cause, Ctor = Error) {
   const e = new Ctor(message);
