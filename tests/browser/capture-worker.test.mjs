@@ -85,8 +85,8 @@ test('worker mode: no pixel read and no WebAssembly call on the main thread (mai
       const r = await h.liveDemoSession(page, 10000);
       runs[live] = { loading, ...r, errors };
       console.log(
-        `${live} mode, ${r.seconds.toFixed(1)} s: ${r.stats.frames} guidance updates` +
-          (r.stats.ms ? ` (${r.stats.guidancePerSec.toFixed(1)}/s), ${r.stats.qualities} qualities (${r.stats.qualityPerSec.toFixed(1)}/s), ${r.stats.candidates} candidates, ${r.stats.dropped} dropped; ms ${JSON.stringify(Object.fromEntries(Object.entries(r.stats.ms).map(([k, v]) => [k, +v.toFixed(2)])))}` : ` (${r.stats.fps.toFixed(1)}/s)`) +
+        `${live} mode, ${r.seconds.toFixed(1)} s: ${r.stats.frames} guidance updates (${r.meanGuidancePerSec.toFixed(1)}/s)` +
+          (r.stats.ms ? `, ${r.stats.qualities} qualities (${r.meanQualityPerSec.toFixed(1)}/s), ${r.stats.candidates} candidates, ${r.stats.dropped} dropped; ms ${JSON.stringify(Object.fromEntries(Object.entries(r.stats.ms).map(([k, v]) => [k, +v.toFixed(2)])))}` : '') +
           `; main thread: ${JSON.stringify(r.counts)}; long tasks ${r.longTasks.count}, longest ${r.longTasks.longestMs.toFixed(0)} ms, total ${r.longTasks.totalMs.toFixed(0)} ms`,
       );
       await context.close();

@@ -186,8 +186,12 @@ export async function liveDemoSession(page, ms) {
     const stats = window.demo.session.stats;
     const tasks = c.longTasks.filter((t) => t.start >= c.firstUpdate && t.start < end);
     window.demo.session.stop();
+    const seconds = (end - c.firstUpdate) / 1000;
     return {
-      seconds: (end - c.firstUpdate) / 1000,
+      seconds,
+      // Means over the whole session (the stats' rates are over their last 2 s).
+      meanGuidancePerSec: stats.frames / seconds,
+      meanQualityPerSec: stats.qualities === undefined ? null : stats.qualities / seconds,
       stats: JSON.parse(JSON.stringify(stats)),
       counts: { getImageData: c.getImageData, offscreen: c.offscreen, wasmCalls: c.wasmCalls },
       longTasks: { count: tasks.length, longestMs: Math.max(0, ...tasks.map((t) => t.duration)), totalMs: tasks.reduce((s, t) => s + t.duration, 0) },
