@@ -273,7 +273,7 @@ class WorkerCaptureSession {
       return;
     }
     Object.assign(this.#inFlight, { time: t0, grabMs });
-    this.#worker.postMessage({ op: 'frame', id: this.#inFlight.id, frame, time: t0, sentAt: performance.timeOrigin + performance.now() }, [frame]);
+    this.#worker.postMessage({ op: 'frame', id: this.#inFlight.id, frame, source: { width: w, height: h }, time: t0, sentAt: performance.timeOrigin + performance.now() }, [frame]);
   }
 
   /** A transferable snapshot of the source: a VideoFrame, or an ImageBitmap at the working size. */

@@ -129,7 +129,7 @@ async function assess(msg) {
       assessment: a,
       candidate: isCandidate,
       motion,
-      source: { width: px.sourceWidth, height: px.sourceHeight },
+      source: msg.source ?? { width: px.sourceWidth, height: px.sourceHeight },
       timing: { transferMs: Math.max(0, received - sentAt), downscaleMs: t1 - t0, assessMs: t2 - t1 },
       memory,
       dropped,

@@ -71,7 +71,7 @@ export interface CaptureFrameInfo {
   candidate: boolean;
   /** Largest landmark motion since the previous frame, in inter-eye distances (null: no face in one of them). */
   motion: number | null;
-  /** Size of the grabbed frame; the assessment (and its coordinates) is at the working size. */
+  /** Size of the source (the video's frame); the assessment (and its coordinates) is at the working size. */
   source: { width: number; height: number };
   width: number;
   height: number;

@@ -168,14 +168,15 @@ test('a candidate scored from its aligned crop has the quality assessFrame gives
 test('a 12-megapixel frame is downscaled in the worker before it enters WebAssembly', async (t) => {
   if (!h.haveAssets()) return t.skip('shared assets not found');
   const { p, errors } = await testPage();
-  const run = (maxSide) =>
-    p.evaluate(async (maxSide) => {
+  const run = (maxSide, grab = 'auto') =>
+    p.evaluate(async ([maxSide, grab]) => {
       const canvas = await faceCanvas(4000, 3000, 750, 250, 2500);
       const updates = [];
       const s = await grafiqs.createWorkerCaptureSession(canvas, {
         backend: 'cpu',
         model: null,
         maxSide,
+        grab,
         onUpdate: (a, stats, f) => updates.push({ width: a.width, height: a.height, faces: a.faces.length, source: f.source, memory: stats.memory.guidance }),
       });
       const base = s.stats.memory.guidance;
@@ -186,7 +187,7 @@ test('a 12-megapixel frame is downscaled in the worker before it enters WebAssem
       s.stop();
       await s.dispose();
       return { base, updates };
-    }, maxSide);
+    }, [maxSide, grab]);
   const small = await run(undefined);
   const growth = Math.max(...small.updates.map((u) => u.memory)) - small.base;
   console.log(`12 MP frames at the default working size: ${JSON.stringify(small.updates[0])}; wasm memory ${(small.base / MIB).toFixed(1)} → +${(growth / MIB).toFixed(1)} MiB`);
@@ -194,6 +195,12 @@ test('a 12-megapixel frame is downscaled in the worker before it enters WebAssem
   assert.deepEqual([small.updates[0].width, small.updates[0].height], [640, 480]);
   assert.ok(small.updates.every((u) => u.faces === 1), 'the face is found at the working size');
   assert.ok(growth <= 64 * MIB, `wasm memory grew by ${(growth / MIB).toFixed(1)} MiB`);
+  // Grabbed as an ImageBitmap resized by the browser: the worker gets 640×480 to begin with.
+  const bitmap = await run(undefined, 'bitmap');
+  const bitmapGrowth = Math.max(...bitmap.updates.map((u) => u.memory)) - bitmap.base;
+  console.log(`grab: 'bitmap': ${JSON.stringify(bitmap.updates[0])}, wasm memory +${(bitmapGrowth / MIB).toFixed(1)} MiB`);
+  assert.deepEqual([bitmap.updates[0].source, bitmap.updates[0].width, bitmap.updates[0].faces], [{ width: 4000, height: 3000 }, 640, 1]);
+  assert.ok(bitmapGrowth <= 64 * MIB);
   // Control: the same frame at full size grows memory far beyond the bound.
   const full = await run(4000);
   const fullGrowth = Math.max(...full.updates.map((u) => u.memory)) - full.base;
