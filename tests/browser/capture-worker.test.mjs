@@ -159,6 +159,10 @@ test('a candidate scored from its aligned crop has the quality assessFrame gives
   assert.ok(r.qualities.length > 0);
   for (const q of r.qualities) assert.ok(candidates.has(q.frameId), `quality for frame ${q.frameId}, a candidate`);
   assert.deepEqual(r.qualities.map((q) => q.frameId), [...r.qualities.map((q) => q.frameId)].sort((a, b) => a - b));
+  // Stale candidates are dropped: besides scored and dropped ones, at most two wait (one being
+  // scored, the newest next), however far guidance runs ahead of scoring.
+  const pending = r.stats.candidates - r.stats.qualities - r.stats.dropped;
+  assert.ok(pending >= 0 && pending <= 2, `candidates ${r.stats.candidates} = scored ${r.stats.qualities} + dropped ${r.stats.dropped} + ${pending} pending`);
   assert.ok(r.updates.every((u) => u.width === 640), 'a 640×480 frame is assessed at its size');
   assert.ok(r.updates.filter((u) => u.ready && !u.candidate).length >= 1, 'the first ready frame waits for a steady second one');
   assert.deepEqual(errors, []);
