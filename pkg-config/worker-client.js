@@ -98,6 +98,15 @@ export async function createWorkerScorer(options = {}) {
       live();
       return call('memoryUsage', {});
     },
+    /**
+     * Hands `port` (one end of a MessageChannel) to the worker: `{ id, image, options }` posted
+     * on the other end is scored there and answered on it with `{ id, result, ms, memory }` or
+     * `{ id, error: { message, name, code } }`, so another worker can score without this thread.
+     */
+    async connect(port) {
+      live();
+      return call('connect', { port }, [port]);
+    },
     async dispose() {
       if (disposed) return;
       disposed = true;
@@ -116,3 +125,4 @@ export async function createWorkerScorer(options = {}) {
     },
   };
 }
+export { createWorkerCaptureSession } from './capture-client.js';

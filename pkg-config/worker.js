@@ -1,12 +1,38 @@
 // Runs a grafiqs Scorer inside a module Web Worker (started by createWorkerScorer in
 // worker-client.js), so scoring never blocks the page's main thread.
-import { createScorer } from './grafiqs.js';
+import { createScorer, initialize } from './grafiqs.js';
 
 let scorer = null;
 
+function errorOf(error) {
+  return { message: error?.message ?? String(error), name: error?.name ?? 'Error', code: error?.code };
+}
+
+/**
+ * Serves scoring on a MessagePort (handed over with the `connect` operation), so that another
+ * worker can score without the page's thread in between: `{ id, image, options }` in,
+ * `{ id, result, ms, memory }` or `{ id, error }` out (`ms`: time spent scoring, `memory`: bytes of
+ * this worker's WebAssembly memory).
+ */
+function serve(port) {
+  port.onmessage = async ({ data: { id, image, options } }) => {
+    try {
+      if (!scorer) throw Object.assign(new Error('grafiqs: the scorer was disposed'), { code: 'disposed' });
+      const t0 = performance.now();
+      const result = await scorer.score(image, options);
+      const ms = performance.now() - t0;
+      port.postMessage({ id, result, ms, memory: (await initialize()).memory.buffer.byteLength });
+    } catch (e) {
+      port.postMessage({ id, error: errorOf(e) });
+    } finally {
+      image?.close?.();
+    }
+  };
+}
+
 function reply(id, result, error, transfer = []) {
   if (error) {
-    self.postMessage({ id, error: { message: error?.message ?? String(error), name: error?.name ?? 'Error', code: error?.code } });
+    self.postMessage({ id, error: errorOf(error) });
   } else {
     self.postMessage({ id, result }, transfer);
   }
@@ -39,6 +65,10 @@ self.onmessage = async ({ data: msg }) => {
         reply(id, r);
         break;
       }
+      case 'connect':
+        serve(args.port);
+        reply(id, true);
+        break;
       case 'memoryUsage':
         reply(id, scorer ? scorer.memoryUsage() : null);
         break;

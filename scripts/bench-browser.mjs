@@ -2,8 +2,9 @@
 // Browser benchmark in headless Chromium (WebGPU on SwiftShader, and the CPU fallback):
 // serves www/bench.html with the built package, converted models and the shared faces, prints
 // the results as JSON and a Markdown table. Run after `make pkg` (see `make bench-browser`).
-import { cp, mkdir, readFile, stat } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import path from 'node:path';
 import * as h from '../tests/browser/harness.mjs';
@@ -33,6 +34,20 @@ const soak = process.env.SOAK ?? 1000;
 // SwiftShader (the software WebGPU adapter of headless Chromium) is slow: fewer soak scores.
 const soakGpu = process.env.SOAK_WEBGPU ?? 200;
 try {
+  // LIVE=only: just the live-camera measurement below.
+  if (process.env.LIVE !== 'only') await benchPage();
+  await browser.close();
+  // The demo's live camera on Chromium's fake camera (a Y4M made from a shared face photo), 10 s
+  // in each mode: guidance and quality in workers, and everything on the main thread; rates
+  // (means over the 10 s, which run through the clean segment and into the dark one),
+  // per-stage times and the long tasks of the main thread. LIVE=0 skips it.
+  if (process.env.LIVE !== '0' && h.haveAssets()) await benchLive();
+} finally {
+  await browser.close();
+  await server.close();
+}
+
+async function benchPage() {
   const page = await browser.newPage();
   page.on('console', (m) => process.stderr.write(`[page] ${m.text()}\n`));
   await page.goto(`${server.url}/bench.html?auto&model=${model}&soakModel=/models/tiny.grafiqs&faces=${faces}&reps=${reps}&soak=${soak}&soak_webgpu=${soakGpu}&frame=${frame}&backends=${process.env.BACKENDS ?? 'webgpu,cpu'}`);
@@ -56,7 +71,28 @@ try {
     const heapEnd = s.jsHeapEvery100?.at(-1);
     console.log(`| ${b} | ${x.loadMs.toFixed(0)} | ${x.firstScoreMs.toFixed(0)} | ${x.batch1MsPerFace.toFixed(1)} | ${x.batch8MsPerFace.toFixed(1)} | ${x.frameMs?.toFixed(0) ?? 'n/a'} | ${s.msPerScore?.toFixed(1) ?? 'n/a'} | ${mb(s.jsHeapStart)} → ${mb(heapEnd)} | ${mb(s.devicePoolStart?.reserved)} → ${mb(s.devicePoolEnd?.reserved)} |`);
   }
-} finally {
-  await browser.close();
-  await server.close();
+}
+
+async function benchLive() {
+  const y4m = h.fakeCameraVideo(path.join(await mkdtemp(path.join(tmpdir(), 'grafiqs-bench-')), 'camera.y4m'), 6);
+  const cam = await h.launch({ webgpu: false, args: h.fakeCameraArgs(y4m) });
+  try {
+    console.log('\n| live camera (CPU, 640×480, 10 s) | guidance/s | quality/s | grab ms | transfer ms | downscale ms | assess ms | score ms | long tasks | longest ms | long-task ms total |');
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+    for (const live of ['worker', 'main']) {
+      const context = await cam.newContext();
+      await context.grantPermissions(['camera'], { origin: server.url });
+      await context.addInitScript(h.instrumentMainThread);
+      const page = await context.newPage();
+      await page.goto(`${server.url}/?backend=cpu${live === 'main' ? '&live=main' : ''}`);
+      await page.waitForFunction(() => window.demo?.assessor && !document.getElementById('start').disabled, null, { timeout: 120000 });
+      const r = await h.liveDemoSession(page, 10000);
+      const m = r.stats.ms ?? {};
+      const f = (v) => (v == null ? 'n/a' : v.toFixed(1));
+      console.log(`| ${live === 'worker' ? 'workers' : 'main thread'} | ${r.meanGuidancePerSec.toFixed(1)} | ${r.meanQualityPerSec?.toFixed(1) ?? 'every frame'} | ${f(m.grab)} | ${f(m.transfer)} | ${f(m.downscale)} | ${f(m.assess)} | ${f(m.score)} | ${r.longTasks.count} | ${r.longTasks.longestMs.toFixed(0)} | ${r.longTasks.totalMs.toFixed(0)} |`);
+      await context.close();
+    }
+  } finally {
+    await cam.close();
+  }
 }

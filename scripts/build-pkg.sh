@@ -13,7 +13,8 @@ wasm-bindgen --target web --out-dir "$out" --out-name grafiqs_wasm \
   --remove-name-section --remove-producers-section --experimental-reset-state-function \
   "$target_dir/wasm32-unknown-unknown/wasm-release/grafiqs.wasm"
 cp pkg-config/grafiqs.js pkg-config/grafiqs.d.ts pkg-config/worker.js pkg-config/worker-client.js \
-   pkg-config/worker-client.d.ts pkg-config/README.md LICENSE-MIT LICENSE-APACHE \
+   pkg-config/worker-client.d.ts pkg-config/capture-client.js pkg-config/capture-worker.js \
+   pkg-config/capture-fields.js pkg-config/README.md LICENSE-MIT LICENSE-APACHE \
    models/mtcnn.grafiqs models/LICENSE.mtcnn \
    models/foamliu-mobilefacenet.grafiqs models/LICENSE.foamliu-mobilefacenet \
    models/NOTICE.foamliu-mobilefacenet "$out/"

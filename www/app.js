@@ -1,7 +1,10 @@
 // The demo: live camera guidance, best-frame capture, photo upload, model picker.
 // Everything runs locally; after the page, detector and recognition model are loaded, the page
-// makes no network requests.
+// makes no network requests. The live camera runs in two workers (guidance on every frame,
+// GraFIQs quality on steady candidates; ?live=main runs it on this thread instead, for
+// comparison); a photo upload is assessed on this thread.
 import { createAssessor, CaptureSession } from './pkg/grafiqs.js';
+import { createWorkerCaptureSession } from './pkg/worker-client.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -12,7 +15,9 @@ const state = {
   lastCapture: 0,
   captures: [],
   last: null,
+  lastQuality: null,
   mode: 'idle',
+  live: params.get('live') === 'main' ? 'main' : 'worker',
 };
 // Exposed for inspection (and the end-to-end test).
 window.demo = state;
@@ -48,7 +53,8 @@ function renderAdvice(a) {
       return li;
     }),
   );
-  if (a.ready) setHeadline(state.assessor.hasModel ? `Looks good — quality ${a.faces[0].quality.toFixed(0)}` : 'Looks good — hold still', 'ready');
+  const quality = a.faces[0]?.quality ?? (state.lastQuality && performance.now() - state.lastQuality.time < 1500 ? state.lastQuality.quality : undefined);
+  if (a.ready) setHeadline(quality !== undefined ? `Looks good — quality ${quality.toFixed(0)}` : 'Looks good — hold still', 'ready');
   else setHeadline(a.advice[0]?.message ?? 'Adjust', 'adjust');
   const face = a.faces[0];
   const body = $('measures').tBodies[0];
@@ -109,11 +115,26 @@ function showCapture(best, how) {
   state.lastCapture = performance.now();
 }
 
+const ms = (v) => (v === undefined ? '–' : v < 10 ? v.toFixed(1) : v.toFixed(0));
+
+/** Rates and per-stage times of the live session, next to the video. */
+function showRates(stats) {
+  if (!stats.ms) {
+    $('rates').textContent = `main thread: ${stats.fps.toFixed(1)} frames/s, ${stats.lastMs.toFixed(0)} ms per frame`;
+    return;
+  }
+  const m = stats.ms;
+  $('rates').textContent =
+    `guidance ${stats.guidancePerSec.toFixed(1)}/s · quality ${stats.qualityPerSec.toFixed(1)}/s · ` +
+    `grab ${ms(m.grab)} · transfer ${ms(m.transfer)} · downscale ${ms(m.downscale)} · assess ${ms(m.assess)} · score ${ms(m.score)} ms`;
+}
+
 function onUpdate(a, stats) {
   state.last = a;
   drawOverlay(a);
   renderAdvice(a);
   $('timing').textContent = `${stats.lastMs.toFixed(0)} ms per frame · ${stats.fps.toFixed(1)} frames/s`;
+  showRates(stats);
   state.readyStreak = a.ready ? state.readyStreak + 1 : 0;
   if ($('auto').checked && state.readyStreak >= 3 && performance.now() - state.lastCapture > 4000) {
     const best = state.session.bestFrame();
@@ -131,19 +152,44 @@ async function startCamera() {
     $('placeholder').hidden = true;
     $('stage').classList.add('mirror');
     state.mode = 'camera';
-    state.session = new CaptureSession(state.assessor, video, {
-      fps: Number(params.get('fps') ?? 5),
-      windowMs: 2000,
-      onUpdate,
-      onError: (e) => setHeadline(`Error: ${e.message}`, 'adjust'),
-    });
-    state.session.start();
+    if (state.live === 'main') {
+      state.session = new CaptureSession(state.assessor, video, { fps: Number(params.get('fps') ?? 5), windowMs: 2000, onUpdate, onError: showError });
+    }
+    state.session.start(video);
     $('capture').disabled = false;
     $('start').textContent = 'Camera on';
   } catch (e) {
     $('start').disabled = false;
     setHeadline(`Camera unavailable: ${e.message}. You can upload a photo instead.`, 'adjust');
   }
+}
+
+function showError(e) {
+  setHeadline(`Error: ${e.message}`, 'adjust');
+}
+
+/** The worker session of the live camera, scoring with `model` (default: the shipped one). */
+async function workerSession(model) {
+  const old = state.session;
+  const running = old?.running;
+  old?.stop();
+  const session = await createWorkerCaptureSession($('video'), {
+    backend: params.get('backend') ?? 'auto',
+    cache: true,
+    model,
+    fps: Number(params.get('fps') ?? 30),
+    windowMs: 2000,
+    onUpdate,
+    onQuality: (q, stats) => {
+      state.lastQuality = { ...q, time: performance.now() };
+      showRates(stats);
+    },
+    onError: showError,
+  });
+  await old?.dispose?.();
+  state.session = session;
+  if (running) session.start();
+  return session;
 }
 
 async function onPhoto(file) {
@@ -175,6 +221,7 @@ async function loadModel(source, label) {
         $('model-status').textContent = `Loading ${label}: ${(loaded / 1e6).toFixed(1)}${total ? ` / ${(total / 1e6).toFixed(1)}` : ''} MB`;
       },
     });
+    if (state.live === 'worker') await workerSession(source);
     $('model-status').textContent = `Model loaded: ${label}. Captures now carry a GraFIQs quality.`;
   } catch (e) {
     $('model-status').textContent = `Could not load ${label}: ${e.message}`;
@@ -185,12 +232,17 @@ async function init() {
   const backend = params.get('backend') ?? 'auto';
   $('backend-select').value = backend;
   try {
-    state.assessor = await createAssessor({ backend, cache: true });
+    // The photo path's assessor (this thread) and the live camera's workers load side by side.
+    const [assessor] = await Promise.all([createAssessor({ backend, cache: true }), state.live === 'worker' ? workerSession(undefined) : null]);
+    state.assessor = assessor;
+    $('start').disabled = false;
   } catch (e) {
     setHeadline(`Could not start: ${e.message}`, 'adjust');
     return;
   }
-  $('backend').textContent = `backend: ${state.assessor.backend}${state.assessor.fallbackReason ? ' (WebGPU unavailable)' : ''}`;
+  $('backend').textContent =
+    `backend: ${state.assessor.backend}${state.assessor.fallbackReason ? ' (WebGPU unavailable)' : ''}` +
+    (state.live === 'worker' ? ` · live camera in workers (${state.session.backend})` : ' · live camera on the main thread');
   if (state.assessor.hasModel) {
     $('model-status').textContent = `Model: ${state.assessor.modelName} (shipped with the package, Apache-2.0). Captures carry a GraFIQs quality.`;
   }

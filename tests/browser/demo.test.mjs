@@ -1,12 +1,12 @@
 // The demo site end to end in Chromium with a fake camera: a Y4M video (made from a shared face
-// photo) with a clean, a darkened and a blurred segment. The page must find the face, give the
-// advice that matches each segment, auto-capture a frame from the clean segment, and make no
-// network request during the camera session. A screenshot is saved as a test artifact.
+// photo) with a clean, a darkened and a blurred segment. The live camera runs in the worker
+// capture session (guidance and quality in two workers). The page must find the face, give the
+// advice that matches each segment, auto-capture a frame from the clean segment with a quality
+// from the scoring worker, request nothing but its own files, and make no network request during
+// the camera session. A screenshot is saved as a test artifact.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { cp, mkdir, mkdtemp } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as h from './harness.mjs';
@@ -41,18 +41,14 @@ const markerOf = (page) =>
 
 test('live camera: guidance per segment, auto-capture from the clean segment, no network', async (t) => {
   if (!h.haveAssets()) return t.skip('shared assets not found (the fake camera is made from a shared face photo)');
-  const y4m = path.join(site, 'camera.y4m');
-  const maker = path.join(targetDir, 'release/examples/fake_camera');
-  assert.ok(existsSync(maker), `build the example first: ${maker}`);
-  execFileSync(maker, [path.join(h.assets, 'faces/lfw-colour/Alberto_Fujimori_0001.jpg'), y4m, String(SEGMENT_S)], { stdio: 'pipe' });
-
-  const browser = await h.launch({
-    webgpu: false,
-    args: ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${y4m}`],
-  });
+  const y4m = h.fakeCameraVideo(path.join(site, 'camera.y4m'), SEGMENT_S);
+  const browser = await h.launch({ webgpu: false, args: h.fakeCameraArgs(y4m) });
   try {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     await context.grantPermissions(['camera'], { origin: server.url });
+    // Every request of the page and its workers, from the first one.
+    const all = [];
+    context.on('request', (r) => all.push(r.url()));
     const page = await context.newPage();
     const errors = [];
     page.on('pageerror', (e) => errors.push(String(e)));
@@ -60,10 +56,12 @@ test('live camera: guidance per segment, auto-capture from the clean segment, no
     await page.goto(`${server.url}/?backend=cpu`);
     await page.waitForFunction(() => window.demo?.assessor, null, { timeout: 120000 });
     await page.waitForFunction(() => /Model: foamliu-mobilefacenet/.test(document.getElementById('model-status').textContent), null, { timeout: 120000 });
+    assert.equal(await page.evaluate(() => window.demo.live), 'worker', 'the live camera runs in the worker session');
+    assert.equal(await page.evaluate(() => window.demo.session.modelName), 'foamliu-mobilefacenet', 'the scoring worker has the shipped model');
 
     // From here on the page must not touch the network.
     const requests = [];
-    page.on('request', (r) => requests.push(r.url()));
+    context.on('request', (r) => requests.push(r.url()));
     await page.click('#start');
     await page.waitForFunction(() => window.demo.last, null, { timeout: 60000 });
 
@@ -94,7 +92,9 @@ test('live camera: guidance per segment, auto-capture from the clean segment, no
       await new Promise((r) => setTimeout(r, 200));
     }
     const stats = await page.evaluate(() => window.demo.session.stats);
-    console.log(`frames assessed ${stats.frames}, last ${stats.lastMs.toFixed(0)} ms/frame; samples ${JSON.stringify(seen)}; advice shown: ${[...advice].join(' | ')}`);
+    const rates = await page.evaluate(() => document.getElementById('rates').textContent);
+    console.log(`frames assessed ${stats.frames}, qualities ${stats.qualities}, candidates ${stats.candidates}, dropped ${stats.dropped}; last ${stats.lastMs.toFixed(0)} ms/frame; samples ${JSON.stringify(seen)}; advice shown: ${[...advice].join(' | ')}`);
+    console.log(`rates shown: ${rates}; ms ${JSON.stringify(stats.ms)}`);
     const shot = path.join(artifacts, 'demo.png');
     await page.screenshot({ path: shot, fullPage: true });
     console.log(`screenshot: ${shot}`);
@@ -110,6 +110,10 @@ test('live camera: guidance per segment, auto-capture from the clean segment, no
     const [r, g, b] = await markerOf(page);
     assert.ok(r > 150 && g < 100 && b < 100, `the capture comes from the clean (red-marked) segment: marker ${[r, g, b]}`);
     assert.ok(captures[0].quality > 0, 'the capture carries a GraFIQs quality from the shipped model');
+    assert.ok(stats.qualities > 0 && stats.qualities <= stats.candidates, `quality only for candidates (${stats.qualities} of ${stats.candidates})`);
+    assert.match(rates, /guidance \d+\.\d\/s · quality \d+\.\d\/s/, 'the rates are shown next to the video');
+    const foreign = all.filter((u) => !u.startsWith(server.url));
+    assert.deepEqual(foreign, [], 'the page and its workers request only the site\'s own files');
     assert.equal(sessionRequests, 0, `no network request during the first 10 s of the camera session: ${requests.slice(0, 5)}`);
     assert.deepEqual(requests, [], 'no network request during the whole camera session');
     assert.deepEqual(errors, []);

@@ -103,3 +103,98 @@ export async function open(browser, url) {
 /** Relative difference. */
 export const rel = (a, b) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
 export const KINDS = ['image', 'block1', 'block2', 'block3', 'block4'];
+
+/**
+ * Writes the fake camera's Y4M video (a shared face photo: clean, darkened and blurred
+ * segments of `seconds` each, marked red, green and blue; examples/fake_camera.rs) to `file`.
+ */
+export function fakeCameraVideo(file, seconds = 6) {
+  const maker = path.join(process.env.CARGO_TARGET_DIR ?? path.join(root, 'target'), 'release/examples/fake_camera');
+  if (!existsSync(maker)) throw new Error(`build the example first: ${maker}`);
+  execFileSync(maker, [path.join(assets, 'faces/lfw-colour/Alberto_Fujimori_0001.jpg'), file, String(seconds)], { stdio: 'pipe' });
+  return file;
+}
+
+/** Chromium flags that make `y4m` the camera, granted without a prompt. */
+export const fakeCameraArgs = (y4m) => ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${y4m}`];
+
+/**
+ * An init script (page.addInitScript) that counts, on the page's main thread only, pixel reads
+ * (CanvasRenderingContext2D getImageData; any OffscreenCanvas 2D drawImage/getImageData/
+ * putImageData), calls into WebAssembly exports (every instance created on this thread is
+ * wrapped) and long tasks: `window.__mainThread = { getImageData, offscreen, wasmCalls,
+ * wasmInstances, longTasks: [{ start, duration }] }`.
+ */
+export function instrumentMainThread() {
+  const c = { getImageData: 0, offscreen: 0, wasmCalls: 0, wasmInstances: 0, longTasks: [] };
+  window.__mainThread = c;
+  const wrap = (proto, name, key) => {
+    const f = proto?.[name];
+    if (typeof f !== 'function') return;
+    proto[name] = function (...a) {
+      c[key]++;
+      return f.apply(this, a);
+    };
+  };
+  wrap(globalThis.CanvasRenderingContext2D?.prototype, 'getImageData', 'getImageData');
+  for (const n of ['drawImage', 'getImageData', 'putImageData']) wrap(globalThis.OffscreenCanvasRenderingContext2D?.prototype, n, 'offscreen');
+  const wrapInstance = (instance) => {
+    c.wasmInstances++;
+    const exports = {};
+    for (const [k, v] of Object.entries(instance.exports)) {
+      exports[k] = typeof v === 'function' ? (...a) => (c.wasmCalls++, v(...a)) : v;
+    }
+    const fake = Object.create(WebAssembly.Instance.prototype);
+    Object.defineProperty(fake, 'exports', { value: exports });
+    return fake;
+  };
+  const instantiate = WebAssembly.instantiate;
+  WebAssembly.instantiate = async function (source, imports) {
+    const r = await instantiate.call(this, source, imports);
+    return r instanceof WebAssembly.Instance ? wrapInstance(r) : { module: r.module, instance: wrapInstance(r.instance) };
+  };
+  const streaming = WebAssembly.instantiateStreaming;
+  if (streaming) {
+    WebAssembly.instantiateStreaming = async function (source, imports) {
+      const r = await streaming.call(this, source, imports);
+      return { module: r.module, instance: wrapInstance(r.instance) };
+    };
+  }
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) c.longTasks.push({ start: e.startTime, duration: e.duration });
+  }).observe({ type: 'longtask', buffered: true });
+}
+
+/**
+ * Runs the demo's live camera for `ms` on an opened demo page (instrumented with
+ * instrumentMainThread): resets the counters, clicks Start, waits, and returns the session's
+ * stats, the counters and the long tasks that began during the session.
+ */
+export async function liveDemoSession(page, ms) {
+  await page.evaluate(() => {
+    const c = window.__mainThread;
+    Object.assign(c, { getImageData: 0, offscreen: 0, wasmCalls: 0 });
+    c.sessionStart = performance.now();
+  });
+  await page.click('#start');
+  await page.waitForFunction(() => window.demo.last, null, { timeout: 60000 });
+  await page.evaluate(() => (window.__mainThread.firstUpdate = performance.now()));
+  await new Promise((r) => setTimeout(r, ms));
+  return page.evaluate(() => {
+    const c = window.__mainThread;
+    const end = performance.now();
+    const stats = window.demo.session.stats;
+    const tasks = c.longTasks.filter((t) => t.start >= c.firstUpdate && t.start < end);
+    window.demo.session.stop();
+    const seconds = (end - c.firstUpdate) / 1000;
+    return {
+      seconds,
+      // Means over the whole session (the stats' rates are over their last 2 s).
+      meanGuidancePerSec: stats.frames / seconds,
+      meanQualityPerSec: stats.qualities === undefined ? null : stats.qualities / seconds,
+      stats: JSON.parse(JSON.stringify(stats)),
+      counts: { getImageData: c.getImageData, offscreen: c.offscreen, wasmCalls: c.wasmCalls },
+      longTasks: { count: tasks.length, longestMs: Math.max(0, ...tasks.map((t) => t.duration)), totalMs: tasks.reduce((s, t) => s + t.duration, 0) },
+    };
+  });
+}

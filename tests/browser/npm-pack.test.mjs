@@ -16,7 +16,21 @@ let shipped;
 
 // The app a user would write: plain imports of the package, nothing bundler-specific.
 const MAIN_JS = `import { createScorer, assessFrame } from 'grafiqs';
-import { createWorkerScorer } from 'grafiqs/worker';
+import { createWorkerScorer, createWorkerCaptureSession } from 'grafiqs/worker';
+window.runCapture = async () => {
+  const c = document.createElement('canvas');
+  c.width = 320;
+  c.height = 240;
+  c.getContext('2d').fillRect(0, 0, 320, 240);
+  const s = await createWorkerCaptureSession(c, { backend: 'cpu', model: null });
+  s.start();
+  await new Promise((r) => {
+    const t = setInterval(() => s.stats.frames > 0 && (clearInterval(t), r()), 50);
+  });
+  const { frames } = s.stats;
+  await s.dispose();
+  return frames;
+};
 window.runScore = async (modelUrl, imageUrl) => {
   const bytes = new Uint8Array(await (await fetch(imageUrl)).arrayBuffer());
   const s = await createScorer({ model: modelUrl, backend: 'cpu' });
@@ -57,7 +71,7 @@ test('the tarball holds the package files', () => {
   const { info } = tarball;
   const files = info.files.map((f) => f.path).sort();
   for (const f of ['grafiqs.js', 'grafiqs.d.ts', 'grafiqs_wasm.js', 'grafiqs_wasm_bg.wasm', 'mtcnn.grafiqs', 'foamliu-mobilefacenet.grafiqs',
-    'LICENSE.foamliu-mobilefacenet', 'NOTICE.foamliu-mobilefacenet', 'worker.js', 'worker-client.js', 'package.json', 'README.md']) {
+    'LICENSE.foamliu-mobilefacenet', 'NOTICE.foamliu-mobilefacenet', 'worker.js', 'worker-client.js', 'capture-client.js', 'capture-worker.js', 'capture-fields.js', 'package.json', 'README.md']) {
     assert.ok(files.includes(f), `tarball contains ${f}`);
   }
   console.log(`tarball ${info.filename}: ${info.size} bytes packed, ${info.unpackedSize} unpacked, ${files.length} files`);
@@ -98,6 +112,8 @@ async function runBuiltApp(name, dist) {
     await page.goto(`${server.url}/`);
     await page.waitForFunction(() => window.runScore && window.runAssess, null, { timeout: 60_000 });
     const r = await page.evaluate(() => window.runScore('/gen/tiny.grafiqs', '/fixtures/tiny_img0.png'));
+    const frames = await page.evaluate(() => Promise.race([window.runCapture(), new Promise((r) => setTimeout(() => r('HUNG'), 60000))]));
+    assert.ok(frames >= 1, `the bundled capture worker assessed a frame: ${frames}`);
     for (const k of h.KINDS) {
       assert.ok(h.rel(r.main.scores[k], prep.tiny.results[0].scores[k]) <= 1e-3, `main ${k}`);
       assert.ok(h.rel(r.worker.scores[k], prep.tiny.results[0].scores[k]) <= 1e-3, `worker ${k}`);
