@@ -71,8 +71,10 @@ export interface ModelInfo {
   batchnormLayers: number;
   embeddingSize: number;
   inputSize: [number, number];
+  /** The network sees `(pixel − mean[c]) · scale[c]` for RGB pixels in 0…255. */
+  preprocess: { mean: [number, number, number]; scale: [number, number, number] };
   stages: [string, string, string, string];
-  provenance: { source: string; sha256: string; converted_by: string; licence?: string };
+  provenance: { source: string; sha256: string; convertedBy: string; licence?: string };
   calibration: { score: string; knots: [number, number][]; method: string };
   calibrated: boolean;
 }
@@ -225,7 +227,7 @@ export interface Measure {
 
 export interface Measures {
   /** Inter-eye distance in px (pass: ≥ 40 and ≤ 45 % of the frame width). */
-  face_size: Measure;
+  faceSize: Measure;
   /** Face box margins inside the frame, 0–1. */
   position: Measure;
   /** Degrees. */

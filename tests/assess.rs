@@ -125,16 +125,19 @@ fn cli_assess_json() {
     assert_eq!(face["box"].as_array().unwrap().len(), 4);
     assert_eq!(face["landmarks"].as_array().unwrap().len(), 5);
     assert!(face["confidence"].as_f64().unwrap() > 0.9);
-    assert!(face["measures"]["face_size"]["value"].as_f64().unwrap() > 20.0);
+    assert!(face["measures"]["faceSize"]["value"].as_f64().unwrap() > 20.0);
     assert!(face["quality"].as_f64().is_some());
     assert!(
         face["advice"]
             .as_array()
             .unwrap()
             .iter()
-            .all(|a| a.is_string())
+            .all(|a| a["code"].is_string() && a["message"].is_string())
     );
+    assert!(items[0]["ready"].is_boolean());
+    assert_eq!(items[0]["model"], "mobilefacenet");
     assert_eq!(items[1]["faces"].as_array().unwrap().len(), 0);
-    assert_eq!(items[1]["advice"][0], "no_face");
+    assert_eq!(items[1]["ready"], false);
+    assert_eq!(items[1]["advice"][0]["code"], "no_face");
     assert!(crops.join("Albert_Costa_0001.png").is_file());
 }

@@ -138,7 +138,7 @@ fn convert_inspect_and_score_with_converted_model() {
     assert!(o.status.success());
     let info: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(info["architecture"], "iresnet");
-    assert_eq!(info["batchnorm_layers"], 21);
+    assert_eq!(info["batchnormLayers"], 21);
     assert_eq!(info["provenance"]["licence"], "test weights");
     assert_eq!(info["provenance"]["source"], "tiny_iresnet.pth");
     let o = grafiqs(&[

@@ -215,7 +215,7 @@ fn cli_uses_the_shipped_model_by_default() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["name"], "foamliu-mobilefacenet");
     assert_eq!(v["architecture"], "mobilefacenet-relu6");
-    assert_eq!(v["batchnorm_layers"], 50);
+    assert_eq!(v["batchnormLayers"], 50);
 }
 
 /// `eval pairs` on a slice of the LFWcrop protocol: the report's accuracy, TAR and EDC areas

@@ -23,7 +23,7 @@ const state = {
 window.demo = state;
 
 const LABELS = {
-  face_size: ['Face size', (v) => `${v.toFixed(0)} px eyes`],
+  faceSize: ['Face size', (v) => `${v.toFixed(0)} px eyes`],
   position: ['Position', (v) => `${(100 * v).toFixed(0)} %`],
   yaw: ['Turn (yaw)', (v) => `${v.toFixed(0)}°`],
   pitch: ['Nod (pitch)', (v) => `${v.toFixed(0)}°`],

@@ -315,7 +315,12 @@ for (const backend of ['webgpu', 'cpu']) {
     for (const k of ['brightness', 'contrast', 'sharpness', 'yaw', 'roll']) {
       assert.ok(Math.abs(f.measures[k].value - n.measures[k].value) <= 1e-3 * Math.max(1, Math.abs(n.measures[k].value)), `${k}`);
     }
-    assert.deepEqual(a.advice.map((x) => x.code), native.advice);
+    // One result model: the CLI's JSON and assessFrame() have the same shape and advice.
+    assert.deepEqual(a.advice, native.advice);
+    assert.equal(a.ready, native.ready);
+    assert.deepEqual(Object.keys(a).filter((k) => k !== 'backend').sort(), Object.keys(native).filter((k) => k !== 'path').sort());
+    assert.deepEqual(Object.keys(f).sort(), Object.keys(n).sort());
+    assert.deepEqual(Object.keys(f.measures).sort(), Object.keys(n.measures).sort());
     console.log(`assess [${backend}]: box/landmark max diff ${px.toExponential(2)} px, quality ${f.quality.toFixed(3)} (native ${n.quality.toFixed(3)})`);
     await p.close();
   });

@@ -7,7 +7,7 @@
 //! for face in detector.detect(&img)? {
 //!     let lm = face.landmarks.map(|p| [p[0] as f64, p[1] as f64]);
 //!     let aligned = grafiqs::align::align_face(&img, &lm)?; // 112×112, ready to score
-//!     println!("{:?} p={:.4} -> {}x{}", face.bbox, face.confidence, aligned.width, aligned.height);
+//!     println!("{:?} p={:.4} -> {}x{}", face.bbox, face.confidence, aligned.width(), aligned.height());
 //! }
 //! # Ok(()) }
 //! ```
