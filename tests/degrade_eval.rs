@@ -5,7 +5,8 @@
 mod common;
 
 use common::*;
-use grafiqs::eval::sweep::{self as degrade, Degradation, IdentifiedFace, LEVELS};
+use grafiqs::eval::same_different::{self, IdentifiedFace};
+use grafiqs::eval::sweep::{self as degrade, Degradation, LEVELS};
 use grafiqs::{Calibration, ScoreKind, Scorer};
 
 fn identity(file: &str) -> String {
@@ -185,7 +186,7 @@ fn same_different_check_on_identified_faces() {
             face,
         })
         .collect();
-    let sd = degrade::same_different(
+    let sd = same_different::same_different(
         &scorer,
         &faces,
         8,

@@ -157,7 +157,7 @@ fn damaged_model_files_give_errors_not_panics() {
 
 #[test]
 fn damaged_evaluation_files_give_errors_not_panics() {
-    use grafiqs::eval::{io, pairs, sweep as degrade};
+    use grafiqs::eval::{io, labels, pairs};
     let mut texts = vec![
         read(fixtures().join("edc_comparisons.txt")),
         read(fixtures().join("edc_quality_a.txt")),
@@ -174,7 +174,7 @@ fn damaged_evaluation_files_give_errors_not_panics() {
             let r = std::panic::catch_unwind(|| {
                 let _ = io::parse_comparisons(&s, "c");
                 let _ = io::parse_quality(&s, "q");
-                let _ = degrade::parse_labels(&s, "l");
+                let _ = labels::parse_labels(&s, "l");
                 if let Ok(p) = pairs::parse_pairs(&s, "p") {
                     let sims: Vec<f64> = (0..p.len()).map(|i| (i % 7) as f64 / 7.0).collect();
                     let _ = pairs::accuracy(&p, &sims);

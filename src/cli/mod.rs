@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 use grafiqs::error::ResultExt;
-use grafiqs::eval::sweep::{LabelRow, parse_labels};
+use grafiqs::eval::labels::{LabelRow, parse_labels};
 use grafiqs::{Error, Model, Result, RgbImage, Scorer};
 
 #[derive(Parser)]

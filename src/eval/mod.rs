@@ -4,9 +4,10 @@
 //!   discarding the lowest-quality comparisons, with the threshold re-estimated at each step
 //!   or fixed from the full set, their (partial) areas, and the random-order baseline. Every
 //!   rule (thresholds, ties, empty steps) is spelled out there.
-//! * [`sweep`]: do the scores track image damage? Pooled Spearman correlations of
-//!   severity with each raw score over five controlled degradations, a same/different-person
-//!   EDC check, and the `labels.csv` parser for face folders.
+//! * [`sweep`]: do the scores track image damage? Pooled Spearman correlations
+//!   ([`stats`]) of severity with each raw score over five controlled degradations.
+//! * [`same_different`]: a same/different-person EDC check on faces with identities, and
+//!   [`labels`], the `labels.csv` parser for face folders.
 //! * [`io`]: parsing of comparison files (`pathA pathB is_same similarity`) and quality-score
 //!   files (`path score`) from text, with errors naming `file:line`, and joining the two into
 //!   [`Pair`]s.
@@ -14,7 +15,7 @@
 //!   accuracy and TAR at a fixed FMR.
 //!
 //! No file access happens here: the functions take text and values, so the module builds for
-//! WebAssembly as well (the scoring drivers in [`sweep`] are native only).
+//! WebAssembly as well (the scoring drivers in [`sweep`] and [`same_different`] are native only).
 //!
 //! ```
 //! use grafiqs::eval::{edc, io, Orientation, Protocol};
@@ -33,7 +34,10 @@
 
 pub mod edc;
 pub mod io;
+pub mod labels;
 pub mod pairs;
+pub mod same_different;
+pub mod stats;
 pub mod sweep;
 
 pub use edc::{Curve, Edc, Orientation, Pair, Protocol, RandomBaseline};

@@ -1,5 +1,4 @@
-//! Do the scores track image damage? Controlled degradations of clean aligned faces, and a
-//! same/different-person check.
+//! Do the scores track image damage? Controlled degradations of clean aligned faces.
 //!
 //! # Degradation sweep ([`degrade_report`])
 //!
@@ -27,16 +26,13 @@
 //!
 //! The noise is drawn deterministically: face `i` at level `l` uses seed `i · 16 + l`.
 //!
-//! # Same/different-person check ([`same_different`])
 //!
-//! Faces with identities are scored; every unordered pair is one comparison (genuine when the
-//! identities match, similarity = cosine of the embeddings) and an EDC curve
-//! ([`crate::eval::edc`]) is computed for each raw score, with the random-order baseline.
+//! The same/different-person check is [`crate::eval::same_different`].
 
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::eval::edc::{Edc, Orientation, Pair, Protocol, RandomBaseline};
+use crate::eval::stats::spearman;
 use crate::grafiqs::Scores;
 use crate::image::RgbImage;
 use crate::image::degrade;
@@ -389,247 +385,9 @@ pub fn sweep_from_scores(d: Degradation, levels: Vec<f64>, scores: Vec<Vec<Score
     }
 }
 
-/// Ranks 1…n, ties sharing their average rank. NaN sorts last.
-pub fn average_ranks(v: &[f64]) -> Vec<f64> {
-    let mut idx: Vec<usize> = (0..v.len()).collect();
-    idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
-    let mut r = vec![0.0; v.len()];
-    let mut i = 0;
-    while i < idx.len() {
-        let mut j = i;
-        while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
-            j += 1;
-        }
-        let avg = (i + j) as f64 / 2.0 + 1.0;
-        for &k in &idx[i..=j] {
-            r[k] = avg;
-        }
-        i = j + 1;
-    }
-    r
-}
-
-/// Spearman rank correlation (Pearson correlation of the average ranks). NaN when either
-/// side is constant, the lengths differ, or fewer than two values are given.
-pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
-    if x.len() != y.len() || x.len() < 2 {
-        return f64::NAN;
-    }
-    let (rx, ry) = (average_ranks(x), average_ranks(y));
-    let n = x.len() as f64;
-    let (mx, my) = (rx.iter().sum::<f64>() / n, ry.iter().sum::<f64>() / n);
-    let cov: f64 = rx.iter().zip(&ry).map(|(a, b)| (a - mx) * (b - my)).sum();
-    let vx: f64 = rx.iter().map(|a| (a - mx).powi(2)).sum();
-    let vy: f64 = ry.iter().map(|b| (b - my).powi(2)).sum();
-    if vx == 0.0 || vy == 0.0 {
-        return f64::NAN;
-    }
-    cov / (vx * vy).sqrt()
-}
-
-/// A face with its identity, ready for the same/different-person check.
-#[derive(Clone, Debug)]
-pub struct IdentifiedFace {
-    /// A name for the face (file name).
-    pub name: String,
-    /// Who it is.
-    pub identity: String,
-    /// The face, aligned to 112×112.
-    pub face: RgbImage,
-}
-
-/// EDC of one raw score in the same/different-person check.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ScoreEdc {
-    /// Which raw score was used as quality (larger = worse).
-    pub score: ScoreKind,
-    /// Its curve.
-    #[serde(flatten)]
-    pub edc: Edc,
-}
-
-/// Result of [`same_different`].
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct SameDifferent {
-    /// Number of faces.
-    pub faces: usize,
-    /// Number of identities.
-    pub identities: usize,
-    /// Genuine (same-person) comparisons.
-    pub genuine: usize,
-    /// Impostor (different-person) comparisons.
-    pub impostor: usize,
-    /// Target FMR of the curves.
-    pub fmr: f64,
-    /// Threshold protocol.
-    pub protocol: Protocol,
-    /// Mean cosine similarity of genuine and of impostor comparisons.
-    pub mean_similarity: [f64; 2],
-    /// One curve per raw score.
-    pub curves: Vec<ScoreEdc>,
-    /// The random-order baseline.
-    pub random: RandomBaseline,
-}
-
-/// Comparisons of every unordered pair of `faces` (cosine similarity of unit embeddings,
-/// genuine when the identities match) with the pair quality taken from `quality` (one raw
-/// score per face, larger = worse; the pair gets the worse one).
-pub fn all_pairs(identities: &[&str], embeddings: &[Vec<f32>], quality: &[f64]) -> Vec<Pair> {
-    let n = identities.len().min(embeddings.len()).min(quality.len());
-    let mut pairs = Vec::with_capacity(n * n.saturating_sub(1) / 2);
-    for i in 0..n {
-        for j in i + 1..n {
-            let sim: f64 = embeddings[i]
-                .iter()
-                .zip(&embeddings[j])
-                .map(|(a, b)| *a as f64 * *b as f64)
-                .sum();
-            let q = Orientation::LowerIsBetter
-                .orient(quality[i])
-                .min(Orientation::LowerIsBetter.orient(quality[j]));
-            pairs.push(Pair {
-                genuine: identities[i] == identities[j],
-                similarity: sim,
-                quality: q,
-            });
-        }
-    }
-    pairs
-}
-
-/// The same/different-person check: scores `faces` (aligned, with identities), forms every
-/// pair, and computes the EDC at `fmr` for each raw score plus the random baseline
-/// (`random_orders` orders, seed 0).
-///
-/// Errors: no genuine or no impostor pair, and any scoring or EDC error.
-#[cfg(not(target_family = "wasm"))]
-pub fn same_different(
-    scorer: &Scorer,
-    faces: &[IdentifiedFace],
-    batch: usize,
-    fmr: f64,
-    protocol: Protocol,
-    random_orders: usize,
-) -> Result<SameDifferent> {
-    let mut scored = Vec::with_capacity(faces.len());
-    let images: Vec<RgbImage> = faces.iter().map(|f| f.face.clone()).collect();
-    for chunk in images.chunks(batch.max(1)) {
-        scored.extend(scorer.score(chunk)?);
-    }
-    let ids: Vec<&str> = faces.iter().map(|f| f.identity.as_str()).collect();
-    let emb: Vec<Vec<f32>> = scored.iter().map(|s| s.normalized_embedding()).collect();
-    let mut curves = Vec::with_capacity(5);
-    let mut first = None;
-    for kind in ScoreKind::ALL {
-        let q: Vec<f64> = scored.iter().map(|s| s.scores.get(kind)).collect();
-        let pairs = all_pairs(&ids, &emb, &q);
-        curves.push(ScoreEdc {
-            score: kind,
-            edc: crate::eval::edc::edc(&pairs, fmr, protocol)?,
-        });
-        first.get_or_insert(pairs);
-    }
-    let pairs = first.unwrap_or_default();
-    let random = crate::eval::edc::random_baseline(
-        &pairs,
-        fmr,
-        protocol,
-        random_orders.max(1),
-        crate::eval::edc::DEFAULT_RANDOM_SEED,
-    )?;
-    let genuine = pairs.iter().filter(|p| p.genuine).count();
-    let mean = |g: bool| {
-        let v: Vec<f64> = pairs
-            .iter()
-            .filter(|p| p.genuine == g)
-            .map(|p| p.similarity)
-            .collect();
-        v.iter().sum::<f64>() / v.len().max(1) as f64
-    };
-    let mut identities = ids.clone();
-    identities.sort_unstable();
-    identities.dedup();
-    Ok(SameDifferent {
-        faces: faces.len(),
-        identities: identities.len(),
-        genuine,
-        impostor: pairs.len() - genuine,
-        fmr,
-        protocol,
-        mean_similarity: [mean(true), mean(false)],
-        curves,
-        random,
-    })
-}
-
-/// One row of a `labels.csv` (`file,identity[,width,height,kind,landmarks]`, as in the test
-/// assets' `faces/lfw-colour` and `faces/lfw-gray-crops`).
-#[derive(Clone, Debug, PartialEq)]
-pub struct LabelRow {
-    /// Image file name, relative to the folder of the CSV.
-    pub file: String,
-    /// Identity.
-    pub identity: String,
-    /// Five landmarks (left eye, right eye, nose, left and right mouth corner) in image
-    /// pixels, when the row has them.
-    pub landmarks: Option<[[f64; 2]; 5]>,
-}
-
-/// Parses a `labels.csv`: a header line, then `file,identity` and optionally, in the sixth
-/// column, ten space-separated landmark coordinates `x1 y1 … x5 y5`. A blank landmark column
-/// gives `None`; anything else malformed is an error naming `source:line`.
-pub fn parse_labels(text: &str, source: &str) -> Result<Vec<LabelRow>> {
-    let mut rows = Vec::new();
-    for (n, line) in text.lines().enumerate().skip(1) {
-        let line = line.trim_end_matches('\r');
-        if line.trim().is_empty() {
-            continue;
-        }
-        let cols: Vec<&str> = line.split(',').collect();
-        let bad = |what: &str| Error::Input(format!("{source}:{}: {what}", n + 1));
-        if cols.len() < 2 || cols[0].trim().is_empty() {
-            return Err(bad("expected `file,identity,…`"));
-        }
-        let landmarks = match cols.get(5).map(|c| c.trim()) {
-            None | Some("") => None,
-            Some(c) => {
-                let nums: Vec<f64> = c
-                    .split_whitespace()
-                    .map(|v| v.parse::<f64>())
-                    .collect::<std::result::Result<_, _>>()
-                    .map_err(|_| bad("landmarks are not numbers"))?;
-                if nums.len() != 10 || nums.iter().any(|v| !v.is_finite()) {
-                    return Err(bad("landmarks need 10 finite numbers (x1 y1 … x5 y5)"));
-                }
-                Some(std::array::from_fn(|i| [nums[2 * i], nums[2 * i + 1]]))
-            }
-        };
-        rows.push(LabelRow {
-            file: cols[0].trim().to_string(),
-            identity: cols[1].trim().to_string(),
-            landmarks,
-        });
-    }
-    Ok(rows)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn spearman_basics() {
-        assert!((spearman(&[1.0, 2.0, 3.0], &[10.0, 20.0, 30.0]) - 1.0).abs() < 1e-12);
-        assert!((spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
-        assert!(spearman(&[1.0, 1.0], &[1.0, 2.0]).is_nan());
-        assert_eq!(
-            average_ranks(&[5.0, 1.0, 5.0, 2.0]),
-            vec![3.5, 1.0, 3.5, 2.0]
-        );
-        // Ties in x: scipy.stats.spearmanr([0,0,1,1],[1,2,3,5]) = 0.894427…
-        let r = spearman(&[0.0, 0.0, 1.0, 1.0], &[1.0, 2.0, 3.0, 5.0]);
-        assert!((r - 0.894_427_190_999_915_9).abs() < 1e-12, "{r}");
-    }
 
     #[test]
     fn level_sets_are_validated_and_parsed() {
@@ -715,25 +473,5 @@ mod tests {
         assert!(s.spearman.image > 0.97 && s.spearman.block4 < -0.97);
         assert_eq!(s.median.len(), LEVELS + 1);
         assert_eq!(s.median[0].image, 101.0);
-    }
-
-    #[test]
-    fn pairs_take_the_worse_quality_and_cosine() {
-        let e = vec![vec![1.0f32, 0.0], vec![0.0, 1.0], vec![1.0, 0.0]];
-        let p = all_pairs(&["a", "b", "a"], &e, &[1.0, 5.0, 2.0]);
-        assert_eq!(p.len(), 3);
-        assert!(!p[0].genuine && p[0].similarity == 0.0 && p[0].quality == -5.0);
-        assert!(p[1].genuine && p[1].similarity == 1.0 && p[1].quality == -2.0);
-    }
-
-    #[test]
-    fn labels_csv() {
-        let t = "file,identity,w,h,kind,lm\na.jpg,A,250,250,x,1 2 3 4 5 6 7 8 9 10\nb.jpg,B\nc.jpg,C,1,1,x,\n";
-        let rows = parse_labels(t, "labels.csv").unwrap();
-        assert_eq!(rows.len(), 3);
-        assert_eq!(rows[0].landmarks.unwrap()[4], [9.0, 10.0]);
-        assert!(rows[1].landmarks.is_none() && rows[2].landmarks.is_none());
-        let e = parse_labels("h\na.jpg,A,1,1,x,1 2 3\n", "l.csv").unwrap_err();
-        assert!(e.to_string().contains("l.csv:2"), "{e}");
     }
 }

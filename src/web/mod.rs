@@ -38,8 +38,13 @@ fn js_err(e: &Error) -> JsValue {
     err.into()
 }
 
+/// Serialises a result: plain objects (not `Map`s), `null` for missing values, bytes as a
+/// `Uint8Array` (JSON-compatible otherwise).
 fn to_js(v: &impl Serialize) -> Result<JsValue, JsValue> {
-    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+    let serializer = serde_wasm_bindgen::Serializer::new()
+        .serialize_missing_as_null(true)
+        .serialize_maps_as_objects(true);
+    v.serialize(&serializer)
         .map_err(|e| js_err(&Error::Internal(format!("result conversion: {e}"))))
 }
 

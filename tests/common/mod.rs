@@ -105,7 +105,7 @@ pub fn lfw_colour_aligned(assets: &std::path::Path) -> Vec<(String, RgbImage)> {
 
 /// Spearman rank correlation (the library's implementation, average ranks for ties).
 #[allow(unused_imports)]
-pub use grafiqs::eval::sweep::spearman;
+pub use grafiqs::eval::stats::spearman;
 
 /// Runs the `grafiqs` binary built for these tests.
 pub fn grafiqs(args: &[&str]) -> std::process::Output {

@@ -4,9 +4,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use grafiqs::eval::sweep::{
-    self as deg, Degradation, DegradeReport, IdentifiedFace, LEVELS, SameDifferent,
-};
+use grafiqs::eval::same_different::{self, IdentifiedFace, SameDifferent};
+use grafiqs::eval::sweep::{self as deg, Degradation, DegradeReport, LEVELS};
 use grafiqs::eval::{Protocol, edc};
 use grafiqs::{Error, Result, ScoreKind};
 use serde_json::{Value, json};
@@ -197,7 +196,7 @@ fn same_different_check(
     } else {
         detect_and_align(rows)?
     };
-    let sd = deg::same_different(
+    let sd = same_different::same_different(
         scorer,
         &faces,
         args.batch_size as usize,
