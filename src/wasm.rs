@@ -301,8 +301,9 @@ impl WasmScorer {
         self.run(faces, embedding)
     }
 
-    /// Scores one encoded image file (JPEG, PNG, BMP, WebP), decoded exactly like the native
-    /// CLI (baseline JPEG bit-exact with libjpeg-turbo).
+    /// Scores one encoded JPEG or PNG file, decoded exactly like the native CLI (baseline JPEG
+    /// bit-exact with libjpeg-turbo). The wasm build has no other decoder (`formats` is off):
+    /// `grafiqs.js` hands other formats to the browser.
     #[wasm_bindgen(js_name = scoreEncoded)]
     pub fn score_encoded(&self, bytes: &[u8], embedding: bool) -> Promise {
         self.run(RgbImage::decode(bytes).map(|f| vec![f]), embedding)
