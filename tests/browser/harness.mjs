@@ -103,3 +103,19 @@ export async function open(browser, url) {
 /** Relative difference. */
 export const rel = (a, b) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
 export const KINDS = ['image', 'block1', 'block2', 'block3', 'block4'];
+
+/** `npm pack`s the package into a fresh temp dir: `{ path, info }` (npm's JSON for the tarball). */
+export async function packTarball() {
+  const dir = await mkdtemp(path.join(tmpdir(), 'grafiqs-pack-'));
+  const packed = execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: pkgDir, encoding: 'utf8' });
+  const [info] = JSON.parse(packed);
+  return { path: path.join(dir, info.filename), info };
+}
+
+/** Installs the tarball into `app` (which has a package.json) without touching the registry. */
+export function installTarball(app, tarball) {
+  execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', tarball.path], { cwd: app, stdio: 'pipe' });
+}
+
+/** The Vite the tests use (tests/browser devDependencies), imported as its JS API. */
+export const viteApi = () => import(path.join(here, 'node_modules/vite/dist/node/index.js'));

@@ -3,7 +3,10 @@
 // `tsc --noEmit --strict` (declaration files included) when `grafiqs` resolves through the
 // package's own `exports`, under both `bundler` and `nodenext` module resolution; its
 // `@ts-expect-error` lines make tsc fail when a misuse stops being rejected. The values the
-// module exports at run time must be exactly those declared.
+// module exports at run time must be exactly those declared, and what the functions return in
+// Chromium (results, model info, assessments, best frames, worker results) is written out as
+// object literals and type-checked against the declared types: a field the declarations lack,
+// or one they require that is missing, fails.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -77,4 +80,78 @@ test('the module exports exactly the values its declarations name', async () => 
   assert.deepEqual(Object.keys(m).sort(), await declared('grafiqs.d.ts'));
   const w = await import(pathToFileURL(path.join(h.pkgDir, 'worker-client.js')).href);
   assert.deepEqual(Object.keys(w).sort(), await declared('worker-client.d.ts'));
+});
+
+// Runs in the page: real values of every result type, with typed arrays and ImageData as
+// markers that the generated TypeScript turns back into constructors.
+async function realValues({ photo }) {
+  const enc = (v) => {
+    if (v === undefined) return { $undefined: true };
+    if (v instanceof Float32Array) return { $f32: v.length };
+    if (v instanceof ImageData) return { $img: [v.width, v.height] };
+    if (Array.isArray(v)) return v.map(enc);
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, enc(x)]));
+    return v;
+  };
+  const g = window.grafiqs;
+  const face = await window.bytesOf('/fixtures/tiny_img0.png');
+  const scorer = await g.createScorer({ backend: 'cpu' });
+  const out = {
+    ScoreResult: await scorer.score(face, { embedding: true }),
+    'ScoreResult[]': await scorer.scoreBatch([await window.rgbaOf('/fixtures/tiny_img1.png')]),
+    ModelInfo: scorer.info,
+    Limits: scorer.limits,
+    memory: scorer.memoryUsage(),
+    status: g.moduleStatus(),
+    check: g.checkModelBytes(await window.bytesOf('/pkg/mtcnn.grafiqs')),
+  };
+  scorer.dispose();
+  const bitmap = await createImageBitmap(await (await fetch(photo)).blob());
+  const assessor = await g.createAssessor({ backend: 'cpu' });
+  out.Assessment = await assessor.assessFrame(bitmap);
+  assessor.dispose();
+  out.guidance = await g.assessFrame(bitmap, { backend: 'cpu', model: null, crops: false });
+  const w = await g.createWorkerScorer({ backend: 'cpu' });
+  out.worker = { backend: w.backend, fallbackReason: w.fallbackReason, info: w.info, result: await w.score(face, { embedding: true }) };
+  await w.dispose();
+  return enc(out);
+}
+
+test('what the API returns in Chromium has exactly the declared shape', async () => {
+  const photo = h.haveAssets() ? path.join(h.assets, 'faces/lfw-colour/Albert_Costa_0001.jpg') : path.join(h.fixtures, 'tiny_img0.png');
+  const server = await h.serve({ '/pkg/': h.pkgDir, '/fixtures/': h.fixtures, '/photo/': path.dirname(photo), '/': path.join(h.here, 'pages') });
+  let values;
+  let browser;
+  try {
+    browser = await h.launch({ webgpu: false });
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/`);
+    await page.waitForFunction(() => window.grafiqs);
+    values = await page.evaluate(realValues, { photo: `/photo/${path.basename(photo)}` });
+  } finally {
+    await browser?.close();
+    await server.close();
+  }
+  if (h.haveAssets()) assert.ok(values.Assessment.faces.length > 0 && values.Assessment.faces[0].quality !== undefined, 'a face with quality');
+  const lit = (v) =>
+    JSON.stringify(v, null, 1)
+      .replace(/\{\s*"\$undefined": true\s*\}/g, 'undefined')
+      .replace(/\{\s*"\$f32": (\d+)\s*\}/g, 'new Float32Array($1)')
+      .replace(/\{\s*"\$img": \[\s*(\d+),\s*(\d+)\s*\]\s*\}/g, 'new ImageData($1, $2)');
+  const src = `import type { Assessment, Limits, ModelInfo, ScoreResult, checkModelBytes, moduleStatus, Scorer } from 'grafiqs';
+import type { WorkerScorer } from 'grafiqs/worker';
+export const score: ScoreResult = ${lit(values.ScoreResult)};
+export const batch: ScoreResult[] = ${lit(values['ScoreResult[]'])};
+export const info: ModelInfo = ${lit(values.ModelInfo)};
+export const limits: Limits = ${lit(values.Limits)};
+export const memory: ReturnType<Scorer['memoryUsage']> = ${lit(values.memory)};
+export const status: ReturnType<typeof moduleStatus> = ${lit(values.status)};
+export const check: ReturnType<typeof checkModelBytes> = ${lit(values.check)};
+export const assessment: Assessment = ${lit(values.Assessment)};
+export const guidance: Assessment = ${lit(values.guidance)};
+export const worker: Pick<WorkerScorer, 'backend' | 'fallbackReason' | 'info'> & { result: ScoreResult } = ${lit(values.worker)};
+`;
+  const dir = await project();
+  await writeFile(path.join(dir, 'usage.ts'), src);
+  await check(dir, 'bundler');
 });
