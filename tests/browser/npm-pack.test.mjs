@@ -45,7 +45,8 @@ document.getElementById('out').textContent = 'ready';
 before(async () => {
   prep = await h.prepare();
   tarball = await h.packTarball();
-  const json = path.join(path.dirname(tarball.path), 'shipped.json');
+  const dir = path.dirname(tarball.path);
+  const json = path.join(dir, 'shipped.json');
   h.grafiqs('score', '--model', 'default', '--bgr2rgb', '--quiet', '--output-dir', dir, '--json', json, path.join(h.fixtures, 'tiny_img0.png'));
   shipped = JSON.parse(await readFile(json, 'utf8')).results[0];
 });
