@@ -4,9 +4,9 @@
 // package's own `exports`, under both `bundler` and `nodenext` module resolution; its
 // `@ts-expect-error` lines make tsc fail when a misuse stops being rejected. The values the
 // module exports at run time must be exactly those declared, and what the functions return in
-// Chromium (results, model info, assessments, best frames, worker results) is written out as
-// object literals and type-checked against the declared types: a field the declarations lack,
-// or one they require that is missing, fails.
+// Chromium (results, model info, assessments, worker results) is written out as object
+// literals and type-checked against the declared types: a field the declarations lack, or one
+// they require that is missing, fails. The READMEs' code examples type-check too.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -34,9 +34,9 @@ async function project() {
   return dir;
 }
 
-function check(dir, resolution) {
+function check(dir, resolution, { files = ['usage.ts'], strict = true } = {}) {
   const options = {
-    strict: true,
+    strict,
     noEmit: true,
     skipLibCheck: false,
     noUnusedLocals: false,
@@ -46,7 +46,7 @@ function check(dir, resolution) {
     ...(resolution === 'bundler' ? { module: 'esnext', moduleResolution: 'bundler' } : { module: 'nodenext', moduleResolution: 'nodenext' }),
   };
   const file = path.join(dir, `tsconfig.${resolution}.json`);
-  return writeFile(file, JSON.stringify({ compilerOptions: options, files: ['usage.ts'] })).then(() => {
+  return writeFile(file, JSON.stringify({ compilerOptions: options, files })).then(() => {
     try {
       execFileSync(process.execPath, [tsc, '-p', file], { cwd: dir, encoding: 'utf8', stdio: 'pipe' });
     } catch (e) {
@@ -154,4 +154,34 @@ export const worker: Pick<WorkerScorer, 'backend' | 'fallbackReason' | 'info'> &
   const dir = await project();
   await writeFile(path.join(dir, 'usage.ts'), src);
   await check(dir, 'bundler');
+});
+
+// The names the READMEs' snippets take as given, with the types a page would have.
+const SNIPPET_GIVENS = `import type { Assessment } from 'grafiqs';
+declare global {
+  const alignedFaceImageData: ImageData;
+  const videoElement: HTMLVideoElement;
+  const face1: ImageData, face2: ImageData, face3: ImageData;
+  const onUpdate: (a: Assessment) => void;
+}
+export {};
+`;
+
+test("the READMEs' code examples type-check against the declarations", async () => {
+  // Every ```js block that imports the package, as its own module; plain JavaScript, so without
+  // strict null checks (`document.querySelector('img')` is fine there).
+  const dir = await project();
+  const files = ['givens.ts'];
+  await writeFile(path.join(dir, 'givens.ts'), SNIPPET_GIVENS);
+  for (const readme of ['README.md', 'pkg-config/README.md']) {
+    const text = await readFile(path.join(h.root, readme), 'utf8');
+    for (const [, code] of text.matchAll(/```js\n([\s\S]*?)```/g)) {
+      if (!/from 'grafiqs/.test(code)) continue;
+      const name = `snippet${files.length}.ts`;
+      await writeFile(path.join(dir, name), `// ${readme}\n${code}\nexport {};\n`);
+      files.push(name);
+    }
+  }
+  assert.ok(files.length >= 5, `the snippets were found (${files.length - 1})`);
+  await check(dir, 'bundler', { files, strict: false });
 });
