@@ -119,3 +119,6 @@ export function installTarball(app, tarball) {
 
 /** The Vite the tests use (tests/browser devDependencies), imported as its JS API. */
 export const viteApi = () => import(path.join(here, 'node_modules/vite/dist/node/index.js'));
+
+/** The code of an advice item of the native `assess --json` output (a code, or `{ code, message }`). */
+export const adviceCode = (a) => (typeof a === 'string' ? a : a.code);
