@@ -1,5 +1,6 @@
-// Type declarations for the grafiqs npm package. Hand-written; `tsc --noEmit` checks them with
-// tests/types/usage.ts (a program using the whole API) in the browser test suite.
+// Type declarations for the grafiqs npm package. Hand-written, and checked by `tsc --noEmit` in
+// the browser test suite (tests/browser/types.test.mjs): against tests/types/usage.ts (a
+// program using the whole API), the values the API returns in Chromium, and the READMEs' code.
 
 /** The five raw GraFIQs scores: sums of absolute gradients. Larger = worse. */
 export interface RawScores {

@@ -96,6 +96,21 @@ async function realValues({ photo }) {
   const g = window.grafiqs;
   const face = await window.bytesOf('/fixtures/tiny_img0.png');
   const scorer = await g.createScorer({ backend: 'cpu' });
+  // The same pixels as RGBA and as a BMP file (bottom-up BGR rows), which the browser decodes.
+  const px = await window.rgbaOf('/fixtures/tiny_img2.png');
+  const bmp = new Uint8Array(54 + px.width * px.height * 3);
+  const dv = new DataView(bmp.buffer);
+  bmp.set([0x42, 0x4d]);
+  [[2, bmp.length], [10, 54], [14, 40], [18, px.width], [22, px.height], [34, px.width * px.height * 3]].forEach(([o, v]) => dv.setUint32(o, v, true));
+  dv.setUint16(26, 1, true);
+  dv.setUint16(28, 24, true);
+  for (let y = 0; y < px.height; y++) {
+    for (let x = 0; x < px.width; x++) {
+      const i = 4 * (y * px.width + x);
+      bmp.set([px.data[i + 2], px.data[i + 1], px.data[i]], 54 + 3 * ((px.height - 1 - y) * px.width + x));
+    }
+  }
+  const formats = { bmp: (await scorer.score(bmp)).scores, rgba: (await scorer.score(px)).scores };
   const out = {
     ScoreResult: await scorer.score(face, { embedding: true }),
     'ScoreResult[]': await scorer.scoreBatch([await window.rgbaOf('/fixtures/tiny_img1.png')]),
@@ -114,7 +129,7 @@ async function realValues({ photo }) {
   const w = await g.createWorkerScorer({ backend: 'cpu' });
   out.worker = { backend: w.backend, fallbackReason: w.fallbackReason, info: w.info, result: await w.score(face, { embedding: true }) };
   await w.dispose();
-  return enc(out);
+  return { values: enc(out), formats };
 }
 
 test('what the API returns in Chromium has exactly the declared shape', async () => {
@@ -127,7 +142,11 @@ test('what the API returns in Chromium has exactly the declared shape', async ()
     const page = await browser.newPage();
     await page.goto(`${server.url}/`);
     await page.waitForFunction(() => window.grafiqs);
-    values = await page.evaluate(realValues, { photo: `/photo/${path.basename(photo)}` });
+    const got = await page.evaluate(realValues, { photo: `/photo/${path.basename(photo)}` });
+    values = got.values;
+    // A format the wasm build does not decode itself (BMP) is decoded by the browser: the
+    // scores equal those of the same pixels given as RGBA.
+    assert.deepEqual(got.formats.bmp, got.formats.rgba, 'a BMP scores as its pixels');
   } finally {
     await browser?.close();
     await server.close();
@@ -184,4 +203,27 @@ test("the READMEs' code examples type-check against the declarations", async () 
   }
   assert.ok(files.length >= 5, `the snippets were found (${files.length - 1})`);
   await check(dir, 'bundler', { files, strict: false });
+});
+
+test('encoded images: JPEG and PNG are decoded by the package; without createImageBitmap nothing else is', async () => {
+  // Node has no createImageBitmap, so every file goes to the package's own decoder: PNG scores
+  // (as in Chromium), BMP is refused because the wasm build leaves that decoder out.
+  const g = await import(pathToFileURL(path.join(h.pkgDir, 'grafiqs.js')).href);
+  assert.equal(typeof globalThis.createImageBitmap, 'undefined');
+  await g.initialize({ wasm: await readFile(path.join(h.pkgDir, 'grafiqs_wasm_bg.wasm')) });
+  const s = await g.createScorer({ backend: 'cpu', model: await readFile(path.join(h.pkgDir, 'foamliu-mobilefacenet.grafiqs')) });
+  try {
+    for (const f of ['tiny_img0.png', 'jpeg/q90_444.jpg']) {
+      const r = await s.score(await readFile(path.join(h.fixtures, f)));
+      assert.ok(r.scores.block1 > 0 && r.model === 'foamliu-mobilefacenet', f);
+    }
+    const bmp = Buffer.alloc(54 + 16 * 16 * 3);
+    bmp.write('BM');
+    [[2, bmp.length], [10, 54], [14, 40], [18, 16], [22, 16], [34, 16 * 16 * 3]].forEach(([o, v]) => bmp.writeUInt32LE(v, o));
+    bmp.writeUInt16LE(1, 26);
+    bmp.writeUInt16LE(24, 28);
+    await assert.rejects(s.score(new Uint8Array(bmp)), /Bmp is not supported/);
+  } finally {
+    s.dispose();
+  }
 });
