@@ -24,10 +24,11 @@ MODEL    ?=
 MFN      ?= ../shared/assets/models/insightface-mobilefacenet-y1
 PORT     ?= 8080
 
-.PHONY: help setup build demo test test-native test-browser pkg score bench bench-browser soak-browser fmt lint fuzz
+.PHONY: help setup build demo example test test-native test-browser pkg score bench bench-browser soak-browser fmt lint fuzz
 
 help:
 	@echo "make demo    build and serve the demo site on http://127.0.0.1:$(PORT)"
+	@echo "make example  build the package and run examples/web (a small Vite app) in the Vite dev server"
 	@echo "make score   IMAGES=<dir>  score a folder of faces with the shipped model"
 	@echo "             (or MODEL=<file.grafiqs>, or WEIGHTS=<ckpt> BACKBONE=<arch>; writes $(OUT)/GraFIQs_*.txt)"
 	@echo "make pkg     build the npm package into pkg/"
@@ -68,6 +69,11 @@ demo: pkg
 	  mkdir -p www/models && $(BIN) convert --weights $(MFN)/model-0000.params --backbone mobilefacenet \
 	    --out www/models/mobilefacenet.grafiqs --f16; fi
 	node scripts/serve.mjs www $(PORT)
+
+# examples/web, the small app to copy, on the package in pkg/ (Vite dev server, port 5173). The
+# package is installed afresh (a copy: examples/web/.npmrc), and Vite pre-bundles it again.
+example: pkg
+	cd examples/web && rm -rf node_modules/grafiqs node_modules/.vite && npm install --no-audit --no-fund && npm run dev
 
 # 1,000 frames through assessFrame() in Chromium: JS heap and wasm memory every 100 frames.
 soak-browser: pkg

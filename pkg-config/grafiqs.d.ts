@@ -1,4 +1,6 @@
-// Type declarations for the grafiqs npm package (hand-written and checked against grafiqs.js).
+// Type declarations for the grafiqs npm package. Hand-written, and checked by `tsc --noEmit` in
+// the browser test suite (tests/browser/types.test.mjs): against tests/types/usage.ts (a
+// program using the whole API), the values the API returns in Chromium, and the READMEs' code.
 
 /** The five raw GraFIQs scores: sums of absolute gradients. Larger = worse. */
 export interface RawScores {
@@ -13,7 +15,11 @@ export interface RawScores {
 
 export interface ScoreResult {
   scores: RawScores;
-  /** 0–100, higher = better: the model's calibrated map of its `block1` score. */
+  /**
+   * 0–100, higher = better: the model's calibration applied to the raw score it names
+   * (`info.calibration.score`; `block1` for the shipped model, the default map and every
+   * calibration `grafiqs calibrate` writes).
+   */
   quality: number;
   /** false when the model carries no calibration of its own (the default map was used). */
   calibrated: boolean;
@@ -52,7 +58,12 @@ export type ImageInput =
   | OffscreenCanvas
   | VideoFrame;
 
-/** Encoded image files (JPEG, PNG, BMP, WebP), decoded exactly like the native CLI. */
+/**
+ * An encoded image file. JPEG and PNG are decoded by the package's own decoder, exactly like the
+ * native CLI (baseline JPEG bit-exact with libjpeg-turbo); any other format the browser decodes
+ * (WebP, AVIF, GIF, BMP, …) goes through `createImageBitmap`, so its pixels are the browser's.
+ * Where `createImageBitmap` is missing, only JPEG and PNG are accepted.
+ */
 export type EncodedImage = Blob | ArrayBuffer | Uint8Array;
 
 export interface Progress {
@@ -75,7 +86,15 @@ export interface ModelInfo {
   preprocess: { mean: [number, number, number]; scale: [number, number, number] };
   stages: [string, string, string, string];
   provenance: { source: string; sha256: string; convertedBy: string; licence?: string };
-  calibration: { score: string; knots: [number, number][]; method: string };
+  /** The score → quality map in use (the default map when `calibrated` is false). */
+  calibration: {
+    /** The raw score `quality` is computed from. */
+    score: keyof RawScores;
+    /** `[raw score, quality]` knots: raw increasing, quality decreasing. */
+    knots: [number, number][];
+    method: string;
+  };
+  /** Whether `calibration` was fitted for this model (false: the default map). */
   calibrated: boolean;
 }
 

@@ -699,7 +699,8 @@ export class Scorer extends Backed {
   /**
    * Scores one face. `image`: an aligned face of any size (resized to 112×112 like the CLI) as
    * ImageData / ImageBitmap / canvas / video / `{ data, width, height }`, or an encoded image
-   * file (Blob, File, ArrayBuffer, Uint8Array) which is decoded exactly like the native CLI.
+   * file (Blob, File, ArrayBuffer, Uint8Array): JPEG and PNG decoded exactly like the native
+   * CLI, other formats by the browser (`createImageBitmap`).
    */
   async score(image, options = {}) {
     this._live();

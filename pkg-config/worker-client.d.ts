@@ -1,6 +1,7 @@
 import type { Assessment, BestFrame, CreateAssessorOptions, CreateScorerOptions, ImageInput, EncodedImage, ModelInfo, RawScores, ScoreOptions, ScoreResult } from './grafiqs.js';
 
 export interface WorkerScorer {
+  /** The backend the worker's scorer was created on. */
   readonly backend: 'webgpu' | 'cpu';
   readonly fallbackReason: string | undefined;
   readonly info: ModelInfo;
@@ -17,10 +18,19 @@ export interface WorkerScorer {
   dispose(): Promise<void>;
 }
 
+/**
+ * The options of createScorer that can be posted to the worker: no `signal`, and `wasm` neither
+ * a URL object nor a Response (browsers cannot post those). A `wasm` string is fetched by the
+ * worker, so a relative one resolves against the package's `worker.js`: pass an absolute URL.
+ */
+export interface CreateWorkerScorerOptions extends Omit<CreateScorerOptions, 'signal' | 'wasm'> {
+  wasm?: string | BufferSource | WebAssembly.Module;
+  /** A module worker running the package's `worker.js` (default: one is started). */
+  worker?: Worker;
+}
+
 /** createScorer in a module Web Worker: scoring never blocks the main thread. */
-export declare function createWorkerScorer(
-  options: CreateScorerOptions & { worker?: Worker },
-): Promise<WorkerScorer>;
+export declare function createWorkerScorer(options?: CreateWorkerScorerOptions): Promise<WorkerScorer>;
 
 /** Per-stage mean times (ms, over the last 20 events). */
 export interface CaptureStageMs {

@@ -198,3 +198,22 @@ export async function liveDemoSession(page, ms) {
     };
   });
 }
+
+/** `npm pack`s the package into a fresh temp dir: `{ path, info }` (npm's JSON for the tarball). */
+export async function packTarball() {
+  const dir = await mkdtemp(path.join(tmpdir(), 'grafiqs-pack-'));
+  const packed = execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: pkgDir, encoding: 'utf8' });
+  const [info] = JSON.parse(packed);
+  return { path: path.join(dir, info.filename), info };
+}
+
+/** Installs the tarball into `app` (which has a package.json) without touching the registry. */
+export function installTarball(app, tarball) {
+  execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', tarball.path], { cwd: app, stdio: 'pipe' });
+}
+
+/** The Vite the tests use (tests/browser devDependencies), imported as its JS API. */
+export const viteApi = () => import(path.join(here, 'node_modules/vite/dist/node/index.js'));
+
+/** The code of an advice item of the native `assess --json` output (a code, or `{ code, message }`). */
+export const adviceCode = (a) => (typeof a === 'string' ? a : a.code);

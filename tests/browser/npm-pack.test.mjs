@@ -58,10 +58,8 @@ document.getElementById('out').textContent = 'ready';
 
 before(async () => {
   prep = await h.prepare();
-  const dir = await mkdtemp(path.join(tmpdir(), 'grafiqs-pack-'));
-  const packed = execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: h.pkgDir, encoding: 'utf8' });
-  const [info] = JSON.parse(packed);
-  tarball = { path: path.join(dir, info.filename), info };
+  tarball = await h.packTarball();
+  const dir = path.dirname(tarball.path);
   const json = path.join(dir, 'shipped.json');
   h.grafiqs('score', '--model', 'default', '--bgr2rgb', '--quiet', '--output-dir', dir, '--json', json, path.join(h.fixtures, 'tiny_img0.png'));
   shipped = JSON.parse(await readFile(json, 'utf8')).results[0];
@@ -83,7 +81,7 @@ async function scratchApp(name, entry) {
   await writeFile(path.join(app, 'package.json'), JSON.stringify({ name: 'scratch', private: true, type: 'module' }));
   await mkdir(path.dirname(path.join(app, entry)), { recursive: true });
   await writeFile(path.join(app, entry), MAIN_JS);
-  execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', tarball.path], { cwd: app, stdio: 'pipe' });
+  h.installTarball(app, tarball);
   return app;
 }
 
