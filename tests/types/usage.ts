@@ -157,7 +157,7 @@ export function errors(e: unknown): string {
 function describe(face: FaceAssessment): string {
   const [x0, y0, x1, y1] = face.box;
   const eyes: [number, number] = face.landmarks[0];
-  const m: Measure = face.measures.face_size;
+  const m: Measure = face.measures.faceSize;
   const quality: Measure | undefined = face.measures.quality;
   const codes: AdviceCode[] = face.advice.map((a: Advice) => a.code);
   const crop: ImageData | undefined = face.aligned;
