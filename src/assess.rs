@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::align;
-use crate::detect::{Detector, Face};
+use crate::detect::{Detector, Face, FramePath, Tracker};
 use crate::engine::Scores;
 use crate::error::Result;
 use crate::guidance::{self, Advice, FaceGeometry, Measures};
@@ -14,10 +14,16 @@ use crate::scorer::Scorer;
 /// At most this many faces per frame are measured and scored (largest first).
 pub const MAX_FACES: usize = 8;
 
-/// Smallest face (px) the assessor's detector searches for. A face that small (inter-eye
-/// distance ≈ 16 px) is far below the 40 px needed to pass, so it is still found and told to
-/// move closer; skipping the pyramid levels for smaller faces makes detection ~3× faster.
-pub const GUIDANCE_MIN_FACE: f64 = 40.0;
+/// Width of an MTCNN face box per inter-eye distance, a lower bound: 2.05–2.76 (median 2.27)
+/// on the faces of the detector's parity fixture (`tests/fixtures/mtcnn_expected.json`).
+pub const BOX_PER_EYE_DISTANCE: f64 = 2.0;
+
+/// Smallest face (px) the assessor's detector and [`Tracker`] search for: a face whose eyes are
+/// [`guidance::SEARCH_EYE_DISTANCE`] (20 px, half the [`guidance::MIN_EYE_DISTANCE`] of 40 px
+/// needed to pass) apart has a box of at least [`BOX_PER_EYE_DISTANCE`] × 20 = 40 px, so it is
+/// still found and told to move closer. Skipping the pyramid levels for smaller faces makes
+/// detection ~3× faster than facenet-pytorch's 20 px.
+pub const GUIDANCE_MIN_FACE: f64 = guidance::SEARCH_EYE_DISTANCE * BOX_PER_EYE_DISTANCE;
 
 /// Everything measured about one face.
 #[derive(Clone, Debug, Serialize)]
@@ -55,6 +61,9 @@ pub struct Assessment {
     pub faces: Vec<FaceReport>,
     /// Advice for the frame: the main face's, or `no_face`.
     pub advice: Vec<Advice>,
+    /// Whether the faces were refined from the previous frame's
+    /// ([`Assessor::assess_tracked_async`], [`FramePath::Tracked`]) rather than detected.
+    pub tracked: bool,
 }
 
 impl Assessment {
@@ -110,7 +119,43 @@ impl Assessor {
     /// Assesses one frame. With `score` and a loaded model, every reported face is also
     /// scored with GraFIQs (one batch).
     pub async fn assess_async(&self, frame: &RgbImage, score: bool) -> Result<Assessment> {
-        let mut faces = self.detector.detect_async(frame).await?;
+        let faces = self.detector.detect_async(frame).await?;
+        self.report(frame, faces, score, false).await
+    }
+
+    /// Assesses the next frame of a video: as [`Assessor::assess_async`], but the faces come
+    /// from `tracker` ([`Tracker::track_async`] with this assessor's detector), which skips the
+    /// image pyramid on most frames. [`Assessment::tracked`] tells the path the frame took.
+    pub async fn assess_tracked_async(
+        &self,
+        frame: &RgbImage,
+        score: bool,
+        tracker: &mut Tracker,
+    ) -> Result<Assessment> {
+        let t = tracker.track_async(&self.detector, frame).await?;
+        self.report(frame, t.faces, score, t.path == FramePath::Tracked)
+            .await
+    }
+
+    /// Blocking [`Assessor::assess_tracked_async`] (native only).
+    #[cfg(not(target_family = "wasm"))]
+    pub fn assess_tracked(
+        &self,
+        frame: &RgbImage,
+        score: bool,
+        tracker: &mut Tracker,
+    ) -> Result<Assessment> {
+        crate::scorer::block_on(self.assess_tracked_async(frame, score, tracker))
+    }
+
+    /// Aligns, measures, advises and (with `score`) scores `faces` of `frame`.
+    async fn report(
+        &self,
+        frame: &RgbImage,
+        mut faces: Vec<Face>,
+        score: bool,
+        tracked: bool,
+    ) -> Result<Assessment> {
         faces.sort_by(|a, b| ied(b).total_cmp(&ied(a)));
         faces.truncate(MAX_FACES);
         let size = (frame.width, frame.height);
@@ -161,6 +206,7 @@ impl Assessor {
             height: frame.height,
             faces: reports,
             advice,
+            tracked,
         })
     }
 

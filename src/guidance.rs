@@ -27,6 +27,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::preprocess::RgbImage;
 
+/// Inter-eye distance (px) a face needs to pass `face_size`: a recognition crop's eyes are 35 px
+/// apart, so smaller faces would be upsampled.
+pub const MIN_EYE_DISTANCE: f64 = 40.0;
+
+/// Inter-eye distance (px) where the `face_size` score reaches 0, half of
+/// [`MIN_EYE_DISTANCE`]. Capture guidance searches faces down to this size, so that a face too
+/// far away is still found and told to move closer rather than reported as no face (see
+/// [`crate::assess::GUIDANCE_MIN_FACE`]).
+pub const SEARCH_EYE_DISTANCE: f64 = MIN_EYE_DISTANCE / 2.0;
+
 /// Geometry of one detected face in frame pixels.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FaceGeometry {
@@ -205,9 +215,9 @@ pub fn measure(
         score: if too_big {
             lin(ied / fw, 0.7, 0.45)
         } else {
-            lin(ied, 20.0, 60.0)
+            lin(ied, SEARCH_EYE_DISTANCE, 60.0)
         },
-        pass: ied >= 40.0 && !too_big,
+        pass: ied >= MIN_EYE_DISTANCE && !too_big,
     };
 
     let [x0, y0, x1, y1] = face.bbox.map(|v| v as f64);
@@ -348,7 +358,7 @@ pub fn advise(m: &Measures, face: &FaceGeometry, frame_size: (usize, usize)) -> 
         }
     }
     if !m.face_size.pass {
-        a.push(if m.face_size.value >= 40.0 {
+        a.push(if m.face_size.value >= MIN_EYE_DISTANCE {
             Advice::MoveBack
         } else {
             Advice::MoveCloser

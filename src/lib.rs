@@ -42,7 +42,7 @@ pub mod torch;
 pub mod wasm;
 
 pub use assess::{Assessment, Assessor};
-pub use detect::{Detector, Face};
+pub use detect::{Detector, Face, Tracker};
 pub use engine::Scores;
 pub use error::{Error, Result};
 pub use model::{Calibration, Model, ModelMeta, Preprocess, ScoreKind, Storage};
