@@ -11,7 +11,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::assess::{Assessment, Assessor};
-use crate::detect::Detector;
+use crate::detect::{Detector, Tracker};
 use crate::error::Error;
 use crate::model::Model;
 use crate::preprocess::RgbImage;
@@ -391,6 +391,9 @@ pub struct WasmAssessor {
     detector: Rc<Vec<u8>>,
     /// Name of the recognition model in use, if any.
     model_name: RefCell<Option<String>>,
+    /// The faces followed by `assessRgbaTracked`, and a count of `resetTrack`/`setTracking`
+    /// calls (a frame in flight across one does not write its state back).
+    tracker: Rc<RefCell<(Tracker, u64)>>,
 }
 
 fn assessment_to_js(
@@ -460,6 +463,7 @@ impl WasmAssessor {
             state: Rc::new(RefCell::new(Some(slot))),
             detector,
             model_name: RefCell::new(None),
+            tracker: Rc::new(RefCell::new((Tracker::new(), 0))),
         })
     }
 
@@ -521,6 +525,73 @@ impl WasmAssessor {
             .await?;
             assessment_to_js(&a, model.as_deref(), backend, fallback.as_deref(), crops)
         })
+    }
+
+    /// Assesses the next RGBA frame of a video like `assessRgba`, following the faces of the
+    /// previous frame (R-Net and O-Net on predicted boxes) instead of searching the whole
+    /// image pyramid, except on every `redetectEvery`-th frame and when a face is lost. The
+    /// result has `tracked: true` when the frame was tracked.
+    #[wasm_bindgen(js_name = assessRgbaTracked)]
+    pub fn assess_rgba_tracked(
+        &self,
+        rgba: Vec<u8>,
+        width: u32,
+        height: u32,
+        score: bool,
+        crops: bool,
+    ) -> Promise {
+        let state = self.state.clone();
+        let shared = self.tracker.clone();
+        let model = self.model_name.borrow().clone().filter(|_| score);
+        future_to_promise(async move {
+            let frame = Rc::new(
+                RgbImage::from_rgba8(width as usize, height as usize, &rgba).map_err(js_err)?,
+            );
+            let (start, epoch) = shared.borrow().clone();
+            let ((a, tracker), backend, fallback) =
+                with_fallback(&state, "assessor", |s: Rc<Assessor>| {
+                    let frame = frame.clone();
+                    let mut tracker = start.clone();
+                    async move {
+                        let a = s.assess_tracked_async(&frame, score, &mut tracker).await?;
+                        Ok((a, tracker))
+                    }
+                })
+                .await?;
+            {
+                let mut cur = shared.borrow_mut();
+                if cur.1 == epoch {
+                    cur.0 = tracker;
+                }
+            }
+            assessment_to_js(&a, model.as_deref(), backend, fallback.as_deref(), crops)
+        })
+    }
+
+    /// Forgets the followed faces: the next tracked frame runs the full detection.
+    #[wasm_bindgen(js_name = resetTrack)]
+    pub fn reset_track(&self) {
+        let mut t = self.tracker.borrow_mut();
+        t.0.reset();
+        t.1 += 1;
+    }
+
+    /// Options of tracked assessment: the smallest face (px) searched by full detections and
+    /// the number of frames between them. Resets the track.
+    #[wasm_bindgen(js_name = setTracking)]
+    pub fn set_tracking(&self, min_face_size: f64, redetect_every: u32) {
+        let mut t = self.tracker.borrow_mut();
+        t.0 = Tracker::new()
+            .with_min_face_size(min_face_size)
+            .with_redetect_every(redetect_every);
+        t.1 += 1;
+    }
+
+    /// Frames assessed with `assessRgbaTracked` so far: `{ detected, tracked }`.
+    #[wasm_bindgen(js_name = trackStats)]
+    pub fn track_stats(&self) -> Result<JsValue, JsValue> {
+        let s = self.tracker.borrow().0.stats();
+        to_js(&serde_json::json!({ "detected": s.detected, "tracked": s.tracked }))
     }
 
     /// Releases the detector, the model and their device memory.
