@@ -1,5 +1,8 @@
-//! MTCNN face detection time per 640×480 frame on the CPU backend (bundled weights), and the
-//! full frame pipeline (detect + align + guidance + GraFIQs with the MobileFaceNet).
+//! MTCNN face detection time per 640×480 frame on the CPU backend (bundled weights); capture
+//! guidance per frame without GraFIQs (detect or track + align + measures + advice) with full
+//! detection on every frame and with tracking (`Tracker` defaults: a full detection every 10th
+//! frame; and tracked only); and the full frame pipeline (detect + align + guidance + GraFIQs
+//! with the MobileFaceNet).
 //! The frame is `faces/lfw-colour/Alberto_Fujimori_0001.jpg` pasted at (195, 115) on a grey
 //! (127) canvas, as the `frame_640x480` parity case; without ../shared/assets a synthetic
 //! frame (no face) is used instead.
@@ -8,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use grafiqs::{Assessor, Detector, Model, RgbImage, Scorer};
+use grafiqs::{Assessor, Detector, Model, RgbImage, Scorer, Tracker};
 
 fn frame() -> (RgbImage, &'static str) {
     let (w, h) = (640usize, 480usize);
@@ -50,6 +53,24 @@ fn bench(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(15));
     g.bench_function(format!("640x480_{kind}"), |b| {
         b.iter(|| det.detect(&img).unwrap())
+    });
+    g.finish();
+
+    let guidance = Assessor::new(Detector::bundled().unwrap(), None);
+    let mut g = c.benchmark_group("guidance_cpu");
+    g.sample_size(20)
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(10));
+    g.bench_function(format!("640x480_{kind}_full_detection"), |b| {
+        b.iter(|| guidance.assess(&img, false).unwrap())
+    });
+    let mut tracker = Tracker::new();
+    g.bench_function(format!("640x480_{kind}_tracked_redetect_10"), |b| {
+        b.iter(|| guidance.assess_tracked(&img, false, &mut tracker).unwrap())
+    });
+    let mut tracker = Tracker::new().with_redetect_every(u32::MAX);
+    g.bench_function(format!("640x480_{kind}_tracked_only"), |b| {
+        b.iter(|| guidance.assess_tracked(&img, false, &mut tracker).unwrap())
     });
     g.finish();
 

@@ -307,13 +307,42 @@ export interface Assessment {
   model?: string;
   backend: 'webgpu' | 'cpu';
   fallbackReason?: string;
+  /** True when the faces were refined from the previous frame (`track: true`), false when detected. */
+  tracked: boolean;
 }
+
+export interface AssessFrameOptions {
+  /** GraFIQs quality (with a model); default true. */
+  score?: boolean;
+  /** The 112×112 aligned crops; default true. */
+  crops?: boolean;
+  /**
+   * Follow the faces of the previous tracked frame (frames of one video, in order): R-Net and
+   * O-Net on predicted boxes instead of the full pyramid, except every `redetectEvery` frames
+   * and when a face is lost. Default false (full detection).
+   */
+  track?: boolean;
+}
+
+export interface TrackStats {
+  /** Tracked-mode frames that ran the full detection. */
+  detected: number;
+  /** Tracked-mode frames refined from the previous frame. */
+  tracked: number;
+}
+
+/** Default `minFaceSize` (px) of tracked assessment. */
+export declare const GUIDANCE_MIN_FACE: number;
 
 export interface CreateAssessorOptions extends Omit<CreateScorerOptions, 'model'> {
   /** Recognition model (URL or bytes) for GraFIQs quality; default: the shipped model; `null`: guidance only. */
   model?: CreateScorerOptions['model'] | null;
   /** MTCNN weights (URL or bytes); default: `mtcnn.grafiqs` next to the module. */
   detector?: string | URL | ArrayBuffer | Uint8Array;
+  /** Smallest face (px, ≥ 12) searched by the full detections of tracked frames; default {@link GUIDANCE_MIN_FACE} (40). */
+  minFaceSize?: number;
+  /** Most frames between full detections when tracking (integer ≥ 1; 1: every frame); default 10. */
+  redetectEvery?: number;
 }
 
 export declare class Assessor {
@@ -324,17 +353,22 @@ export declare class Assessor {
   /** Name of the recognition model used for quality, or null without one. */
   readonly modelName: string | null;
   setModel(model: CreateScorerOptions['model'] | null, options?: ModelLoadOptions): Promise<void>;
-  /** `score: false` skips GraFIQs quality, `crops: false` the aligned crops; both for this call only. */
-  assessFrame(source: ImageInput, options?: { score?: boolean; crops?: boolean }): Promise<Assessment>;
+  /** `score: false` skips GraFIQs quality, `crops: false` the aligned crops, `track: true` tracks; for this call only. */
+  assessFrame(source: ImageInput, options?: AssessFrameOptions): Promise<Assessment>;
+  /** Forgets the faces followed by tracked frames; the next one runs the full detection. */
+  resetTrack(): void;
+  /** Tracked frames so far by path. */
+  readonly trackStats: TrackStats;
   dispose(): void;
 }
 
 export declare function createAssessor(options?: CreateAssessorOptions): Promise<Assessor>;
 /**
  * Assesses a frame with a shared assessor, created on first use for each configuration
- * (`backend`, `detector`, `model`, `wasm`, `integrity`); `score` and `crops` apply per call.
+ * (`backend`, `detector`, `model`, `wasm`, `integrity`, `minFaceSize`, `redetectEvery`);
+ * `score`, `crops` and `track` apply per call.
  */
-export declare function assessFrame(source: ImageInput, options?: CreateAssessorOptions & { score?: boolean; crops?: boolean }): Promise<Assessment>;
+export declare function assessFrame(source: ImageInput, options?: CreateAssessorOptions & AssessFrameOptions): Promise<Assessment>;
 
 export interface BestFrame {
   time: number;

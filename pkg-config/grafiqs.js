@@ -231,13 +231,13 @@ async function readWithProgress(response, onProgress) {
 }
 
 // --- Model bytes you can trust --------------------------------------------------------------
-// A `.grafiqs` file (src/container.rs): magic "GRAFIQS\0", u32 format version, u32 flags, u64
+// A `.grafiqs` file (src/model/container.rs): magic "GRAFIQS\0", u32 format version, u32 flags, u64
 // header length H, H bytes of JSON, the data section, and a CRC-32 (IEEE) of every preceding
 // byte. The same checks the Rust reader makes come first here, so an HTML fallback page, a JSON
 // error or a truncated download is named as such and never enters the cache.
 
 const MAGIC = [0x47, 0x52, 0x41, 0x46, 0x49, 0x51, 0x53, 0x00];
-/** Container format version this build reads (src/container.rs `VERSION`). */
+/** Container format version this build reads (src/model/container.rs `VERSION`). */
 export const MODEL_FORMAT_VERSION = 1;
 
 /** An Error with a stable `code` (see README "Errors"). */
@@ -848,15 +848,19 @@ export class Assessor extends Backed {
   #detector;
   #model = null;
   #modelName = null;
+  #tracking;
 
-  constructor(inner, webgpuFallback, detector) {
+  constructor(inner, webgpuFallback, detector, tracking = null) {
     super(inner, webgpuFallback, 'assessor');
     this.#detector = detector;
+    this.#tracking = tracking;
+    if (tracking) wasmSync(() => inner.setTracking(tracking.minFaceSize, tracking.redetectEvery));
   }
 
   _build(backend) {
     const a = new WasmAssessor(this.#detector, backend);
     if (this.#model) a.setModel(this.#model);
+    if (this.#tracking) a.setTracking(this.#tracking.minFaceSize, this.#tracking.redetectEvery);
     return a;
   }
 
@@ -899,29 +903,67 @@ export class Assessor extends Backed {
    * message }`, most important first), `quality`/`scores` with a model, and `aligned` (ImageData
    * of the 112×112 crop) unless `{ crops: false }`. `{ score: false }` skips GraFIQs quality.
    * Both options apply to this call only.
+   *
+   * `{ track: true }` (for the frames of one video, in order): the faces of the previous tracked
+   * frame are refined with R-Net and O-Net on boxes predicted from them, skipping the image
+   * pyramid, except on every `redetectEvery`-th frame ({@link createAssessor}) and when a face is
+   * lost, which run the full detection. Several times faster; landmarks within about a pixel of
+   * full detection. The result's `tracked` is true for a tracked frame. Call
+   * {@link Assessor#resetTrack} when the video changes.
    */
   async assessFrame(source, options = {}) {
     this._live();
     const { data, width, height } = toRgba(source);
     const crops = options.crops ?? true;
     const score = options.score ?? true;
-    const a = await this._call((inner) => inner.assessRgba(data, width, height, score, crops));
+    const track = !!options.track;
+    const a = await this._call((inner) =>
+      track ? inner.assessRgbaTracked(data, width, height, score, crops) : inner.assessRgba(data, width, height, score, crops),
+    );
     if (crops) for (const f of a.faces) if (f.aligned) f.aligned = crop(f.aligned);
     return a;
   }
 
+  /** Forgets the faces followed by `assessFrame(..., { track: true })`: the next such frame runs the full detection. */
+  resetTrack() {
+    this._live();
+    const inner = this._current();
+    if (inner) wasmSync(() => inner.resetTrack());
+  }
+
+  /** Frames assessed with `{ track: true }` by path: `{ detected, tracked }` (full detection vs refined from the previous frame). */
+  get trackStats() {
+    this._live();
+    const inner = this._current();
+    return inner ? wasmSync(() => inner.trackStats()) : { detected: 0, tracked: 0 };
+  }
+
 }
+
+/** Default `minFaceSize` of tracked assessment: faces whose eyes are 20 px apart (half the 40 px that pass) have boxes of at least 40 px. */
+export const GUIDANCE_MIN_FACE = 40;
 
 /**
  * Creates an assessor. `detector`: URL or bytes of the MTCNN weights (default: `mtcnn.grafiqs`
  * shipped next to this module); `model`: recognition model for quality (default: the shipped
  * model; `null`: guidance only, no quality); other options as {@link createScorer}.
+ * Tracked frames (`assessFrame(..., { track: true })`): `minFaceSize` (px, ≥ 12, default
+ * {@link GUIDANCE_MIN_FACE}) is the smallest face their full detections search for,
+ * `redetectEvery` (integer ≥ 1, default 10) the most frames between full detections.
  */
 export async function createAssessor(options = {}) {
-  const { model, detector, backend = 'auto', onProgress, cache = false, signal, wasm, integrity, version } = options;
+  const { model, detector, backend = 'auto', onProgress, cache = false, signal, wasm, integrity, version, minFaceSize, redetectEvery } = options;
   if (!['auto', 'webgpu', 'cpu'].includes(backend)) {
     throw new TypeError(`grafiqs: backend must be "auto", "webgpu" or "cpu", not ${JSON.stringify(backend)}`);
   }
+  if (minFaceSize !== undefined && !(typeof minFaceSize === 'number' && Number.isFinite(minFaceSize) && minFaceSize >= 12)) {
+    throw new RangeError(`grafiqs: minFaceSize must be a number of pixels ≥ 12, not ${String(minFaceSize)}`);
+  }
+  if (redetectEvery !== undefined && !(Number.isInteger(redetectEvery) && redetectEvery >= 1 && redetectEvery <= 0xffffffff)) {
+    throw new RangeError(`grafiqs: redetectEvery must be an integer ≥ 1, not ${String(redetectEvery)}`);
+  }
+  const tracking =
+    minFaceSize === undefined && redetectEvery === undefined ? null : { minFaceSize: minFaceSize ?? GUIDANCE_MIN_FACE, redetectEvery: redetectEvery ?? 10 };
   await initialize({ wasm });
   const given = toBytes(detector);
   if (!given && detector !== undefined && detector !== null) checkModelArg(detector, 'detector');
@@ -929,7 +971,7 @@ export async function createAssessor(options = {}) {
     ? await trustedBytes(given)
     : await loadModel(detector ?? new URL('./mtcnn.grafiqs', import.meta.url), { onProgress, cache, signal });
   const [chosen, reason] = await chooseBackend(backend);
-  const a = new Assessor(wasmSync(() => new WasmAssessor(detBytes, chosen)), reason, detBytes);
+  const a = new Assessor(wasmSync(() => new WasmAssessor(detBytes, chosen)), reason, detBytes, tracking);
   if (model !== null) await a.setModel(model ?? defaultModelUrl(), { onProgress, cache, signal, integrity, version });
   return a;
 }
@@ -950,13 +992,22 @@ const idOf = (v) => {
 /**
  * Assesses a frame with a shared assessor (the shipped model unless `model` names another, or
  * `null` for guidance only), created on first use for
- * each configuration (`backend`, `detector`, `model`, `wasm`); `score` and `crops` apply to
- * each call. At most 4 configurations are kept (the least recently used idle one is disposed).
+ * each configuration (`backend`, `detector`, `model`, `wasm`, `minFaceSize`, `redetectEvery`);
+ * `score`, `crops` and `track` apply to each call (`track` follows one video per configuration).
+ * At most 4 configurations are kept (the least recently used idle one is disposed).
  */
 export async function assessFrame(source, options = {}) {
-  const { score, crops, onProgress, signal, ...config } = options;
+  const { score, crops, track, onProgress, signal, ...config } = options;
   const model = config.model === undefined ? 'shipped' : idOf(config.model); // null: guidance only
-  const key = JSON.stringify([config.backend ?? 'auto', idOf(config.detector), model, idOf(config.wasm), config.integrity ?? null]);
+  const key = JSON.stringify([
+    config.backend ?? 'auto',
+    idOf(config.detector),
+    model,
+    idOf(config.wasm),
+    config.integrity ?? null,
+    config.minFaceSize ?? null,
+    config.redetectEvery ?? null,
+  ]);
   let entry = sharedAssessors.get(key);
   if (!entry) {
     entry = { busy: 0, assessor: createAssessor({ ...config, onProgress, signal }) };
@@ -975,7 +1026,7 @@ export async function assessFrame(source, options = {}) {
   }
   entry.busy++;
   try {
-    return await (await entry.assessor).assessFrame(source, { score, crops });
+    return await (await entry.assessor).assessFrame(source, { score, crops, track });
   } finally {
     entry.busy--;
   }

@@ -59,8 +59,8 @@ async function benchPage() {
   if (existsSync(path.join(prep.gen, 'mobilefacenet-f16.grafiqs'))) r.modelF16Bytes = (await stat(path.join(prep.gen, 'mobilefacenet-f16.grafiqs'))).size;
   console.log(JSON.stringify(r, null, 2));
   console.log(`\nadapter: ${JSON.stringify(r.adapter)}; wasm ${r.wasmBytes} B (${r.wasmGzipBytes} B gzip); model f16 ${r.modelF16Bytes ?? 'n/a'} B; wasm init ${r.wasmInitMs.toFixed(0)} ms`);
-  console.log('| backend | model load ms | first score ms | batch 1 ms/face | batch 8 ms/face | 640×480 frame ms | soak ms/score | JS heap start → end (MB) | device pool start → end (MB) |');
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log('| backend | model load ms | first score ms | batch 1 ms/face | batch 8 ms/face | 640×480 frame ms | guidance full ms | guidance tracked ms | soak ms/score | JS heap start → end (MB) | device pool start → end (MB) |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   const mb = (v) => (v == null ? 'n/a' : (v / 1e6).toFixed(1));
   for (const [b, x] of Object.entries(r.backends)) {
     if (x.error) {
@@ -69,7 +69,7 @@ async function benchPage() {
     }
     const s = x.soak ?? {};
     const heapEnd = s.jsHeapEvery100?.at(-1);
-    console.log(`| ${b} | ${x.loadMs.toFixed(0)} | ${x.firstScoreMs.toFixed(0)} | ${x.batch1MsPerFace.toFixed(1)} | ${x.batch8MsPerFace.toFixed(1)} | ${x.frameMs?.toFixed(0) ?? 'n/a'} | ${s.msPerScore?.toFixed(1) ?? 'n/a'} | ${mb(s.jsHeapStart)} → ${mb(heapEnd)} | ${mb(s.devicePoolStart?.reserved)} → ${mb(s.devicePoolEnd?.reserved)} |`);
+    console.log(`| ${b} | ${x.loadMs.toFixed(0)} | ${x.firstScoreMs.toFixed(0)} | ${x.batch1MsPerFace.toFixed(1)} | ${x.batch8MsPerFace.toFixed(1)} | ${x.frameMs?.toFixed(0) ?? 'n/a'} | ${x.guidanceFullMs?.toFixed(1) ?? 'n/a'} | ${x.guidanceTrackedMs?.toFixed(1) ?? 'n/a'} | ${s.msPerScore?.toFixed(1) ?? 'n/a'} | ${mb(s.jsHeapStart)} → ${mb(heapEnd)} | ${mb(s.devicePoolStart?.reserved)} → ${mb(s.devicePoolEnd?.reserved)} |`);
   }
 }
 

@@ -20,8 +20,14 @@
 //! * [`calibrate`]: fitting a model's raw score → 0–100 quality map ([`Calibration`]).
 //!
 //! Errors are values ([`Error`]); no input makes the library panic.
+//!
+//! # Layout
+//! The modules follow the data, each a room that only uses the rooms before it (a test,
+//! `tests/layout.rs`, holds this order): [`error`], [`rng`] → [`image`] (pixels) → [`model`]
+//! (model files) → [`device`] → [`engine`] (the interpreter) → [`grafiqs`] (the method) →
+//! [`scorer`] → [`calibrate`] → [`capture`] (detection, guidance, assessment) → [`report`]
+//! (the result model) → [`eval`] → `web` (the browser binding).
 
-// The rooms, lowest first; a module only imports from rooms above it in this list.
 pub mod calibrate;
 pub mod capture;
 pub mod device;
@@ -38,7 +44,7 @@ pub mod scorer;
 pub mod web;
 
 pub use capture::assess::{Assessment, Assessor};
-pub use capture::detect::{Detector, Face};
+pub use capture::detect::{Detector, Face, Tracker};
 pub use device::BackendKind;
 pub use error::{Error, Result};
 pub use grafiqs::Scores;

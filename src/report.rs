@@ -5,8 +5,8 @@
 //!
 //! * [`ScoreReport`]: one scored face (`scores`, `quality`, `calibrated`, `loss`, `model`,
 //!   `embedding?`).
-//! * [`AssessmentReport`]: one assessed frame (`width`, `height`, `ready`, `advice`, `faces`,
-//!   `model?`), each face with `box`, `confidence`, `landmarks`, `measures`, `advice`,
+//! * [`AssessmentReport`]: one assessed frame (`width`, `height`, `ready`, `tracked`,
+//!   `advice`, `faces`, `model?`), each face with `box`, `confidence`, `landmarks`, `measures`, `advice`,
 //!   `quality?`, `scores?` and, when asked for, `aligned` (112×112 RGBA bytes).
 //! * [`ModelInfo`]: what a model file says about itself.
 //!
@@ -85,24 +85,26 @@ pub struct AssessmentReport<'a> {
     pub height: usize,
     /// One face, every check passing (and quality high enough when scored).
     pub ready: bool,
+    /// Whether the faces were tracked from the previous video frame rather than detected.
+    pub tracked: bool,
     /// Advice for the frame, most important first: the main face's, or `no_face`.
     pub advice: &'a [Advice],
     /// Faces, the main (largest) one first.
     pub faces: Vec<FaceView<'a>>,
-    /// The recognition model behind `quality`/`scores`, when the faces were scored.
+    /// The recognition model behind `quality`/`scores`, when the frame was assessed with one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<&'a str>,
 }
 
 impl<'a> AssessmentReport<'a> {
-    /// The report of `a`; `model`: the model's name when faces were scored; `crops`: include
-    /// each face's aligned crop.
+    /// The report of `a`; `model`: the name of the model the frame was assessed with, if
+    /// any; `crops`: include each face's aligned crop.
     pub fn new(a: &'a Assessment, model: Option<&'a str>, crops: bool) -> Self {
-        let scored = a.faces.iter().any(|f| f.scores.is_some());
         Self {
             width: a.width,
             height: a.height,
             ready: a.ready(),
+            tracked: a.tracked,
             advice: &a.advice,
             faces: a
                 .faces
@@ -112,7 +114,7 @@ impl<'a> AssessmentReport<'a> {
                     aligned: crops.then(|| Bytes(face.aligned.to_rgba8())),
                 })
                 .collect(),
-            model: model.filter(|_| scored),
+            model,
         }
     }
 }

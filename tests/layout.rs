@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-/// The rooms, lowest first (as declared in `src/lib.rs`).
+/// The rooms, lowest first (as listed in `src/lib.rs`'s "Layout").
 const ROOMS: [&str; 13] = [
     "error",
     "rng",

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::capture::detect::{Detector, Face};
+use crate::capture::detect::{Detector, Face, FramePath, Tracker};
 use crate::capture::guidance::{self, Advice, FaceGeometry, Measures};
 use crate::error::Result;
 use crate::grafiqs::Scores;
@@ -11,13 +11,7 @@ use crate::image::RgbImage;
 use crate::image::align;
 use crate::scorer::Scorer;
 
-/// At most this many faces per frame are measured and scored (largest first).
-pub const MAX_FACES: usize = 8;
-
-/// Smallest face (px) the assessor's detector searches for. A face that small (inter-eye
-/// distance ≈ 16 px) is far below the 40 px needed to pass, so it is still found and told to
-/// move closer; skipping the pyramid levels for smaller faces makes detection ~3× faster.
-pub const GUIDANCE_MIN_FACE: f64 = 40.0;
+pub use crate::capture::guidance::{BOX_PER_EYE_DISTANCE, GUIDANCE_MIN_FACE, MAX_FACES};
 
 /// Everything measured about one face (its wire form is [`crate::report::FaceView`]).
 #[derive(Clone, Debug, Serialize)]
@@ -55,6 +49,9 @@ pub struct Assessment {
     pub faces: Vec<FaceReport>,
     /// Advice for the frame: the main face's, or `no_face`.
     pub advice: Vec<Advice>,
+    /// Whether the faces were refined from the previous frame's
+    /// ([`Assessor::assess_tracked_async`], [`FramePath::Tracked`]) rather than detected.
+    pub tracked: bool,
 }
 
 impl Assessment {
@@ -121,7 +118,54 @@ impl Assessor {
         frame: &RgbImage,
         scorer: Option<&Scorer>,
     ) -> Result<Assessment> {
-        let mut faces = self.detector.detect_async(frame).await?;
+        let faces = self.detector.detect_async(frame).await?;
+        self.report(frame, faces, scorer, false).await
+    }
+
+    /// Assesses the next frame of a video: as [`Assessor::assess_async`], but the faces come
+    /// from `tracker` ([`Tracker::track_async`] with this assessor's detector), which skips the
+    /// image pyramid on most frames. [`Assessment::tracked`] tells the path the frame took.
+    pub async fn assess_tracked_async(
+        &self,
+        frame: &RgbImage,
+        score: bool,
+        tracker: &mut Tracker,
+    ) -> Result<Assessment> {
+        let scorer = self.scorer.as_ref().filter(|_| score);
+        self.assess_tracked_with_async(frame, scorer, tracker).await
+    }
+
+    /// [`Assessor::assess_tracked_async`] scoring with `scorer` when given.
+    pub async fn assess_tracked_with_async(
+        &self,
+        frame: &RgbImage,
+        scorer: Option<&Scorer>,
+        tracker: &mut Tracker,
+    ) -> Result<Assessment> {
+        let t = tracker.track_async(&self.detector, frame).await?;
+        self.report(frame, t.faces, scorer, t.path == FramePath::Tracked)
+            .await
+    }
+
+    /// Blocking [`Assessor::assess_tracked_async`] (native only).
+    #[cfg(not(target_family = "wasm"))]
+    pub fn assess_tracked(
+        &self,
+        frame: &RgbImage,
+        score: bool,
+        tracker: &mut Tracker,
+    ) -> Result<Assessment> {
+        crate::device::block_on(self.assess_tracked_async(frame, score, tracker))
+    }
+
+    /// Aligns, measures, advises and (with a scorer) scores `faces` of `frame`.
+    async fn report(
+        &self,
+        frame: &RgbImage,
+        mut faces: Vec<Face>,
+        scorer: Option<&Scorer>,
+        tracked: bool,
+    ) -> Result<Assessment> {
         faces.sort_by(|a, b| ied(b).total_cmp(&ied(a)));
         faces.truncate(MAX_FACES);
         let size = (frame.width(), frame.height());
@@ -172,6 +216,7 @@ impl Assessor {
             height: frame.height(),
             faces: reports,
             advice,
+            tracked,
         })
     }
 

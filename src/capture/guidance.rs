@@ -27,6 +27,30 @@ use serde::{Deserialize, Serialize};
 
 use crate::image::RgbImage;
 
+/// Inter-eye distance (px) a face needs to pass `face_size`: a recognition crop's eyes are 35 px
+/// apart, so smaller faces would be upsampled.
+pub const MIN_EYE_DISTANCE: f64 = 40.0;
+
+/// Inter-eye distance (px) where the `face_size` score reaches 0, half of
+/// [`MIN_EYE_DISTANCE`]. Capture guidance searches faces down to this size, so that a face too
+/// far away is still found and told to move closer rather than reported as no face (see
+/// [`GUIDANCE_MIN_FACE`]).
+pub const SEARCH_EYE_DISTANCE: f64 = MIN_EYE_DISTANCE / 2.0;
+
+/// At most this many faces per frame are measured and scored (largest first).
+pub const MAX_FACES: usize = 8;
+
+/// Width of an MTCNN face box per inter-eye distance, a lower bound: 2.05–2.76 (median 2.27)
+/// on the faces of the detector's parity fixture (`tests/fixtures/mtcnn_expected.json`).
+pub const BOX_PER_EYE_DISTANCE: f64 = 2.0;
+
+/// Smallest face (px) the assessor's detector and [`crate::capture::detect::Tracker`] search for: a face whose eyes are
+/// [`SEARCH_EYE_DISTANCE`] (20 px, half the [`MIN_EYE_DISTANCE`] of 40 px
+/// needed to pass) apart has a box of at least [`BOX_PER_EYE_DISTANCE`] × 20 = 40 px, so it is
+/// still found and told to move closer. Skipping the pyramid levels for smaller faces makes
+/// detection ~3× faster than facenet-pytorch's 20 px.
+pub const GUIDANCE_MIN_FACE: f64 = SEARCH_EYE_DISTANCE * BOX_PER_EYE_DISTANCE;
+
 /// Geometry of one detected face in frame pixels.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FaceGeometry {
@@ -238,9 +262,9 @@ pub fn measure(
         score: if too_big {
             lin(ied / fw, 0.7, 0.45)
         } else {
-            lin(ied, 20.0, 60.0)
+            lin(ied, SEARCH_EYE_DISTANCE, 60.0)
         },
-        pass: ied >= 40.0 && !too_big,
+        pass: ied >= MIN_EYE_DISTANCE && !too_big,
     };
 
     let [x0, y0, x1, y1] = face.bbox.map(|v| v as f64);
@@ -381,7 +405,7 @@ pub fn advise(m: &Measures, face: &FaceGeometry, frame_size: (usize, usize)) -> 
         }
     }
     if !m.face_size.pass {
-        a.push(if m.face_size.value >= 40.0 {
+        a.push(if m.face_size.value >= MIN_EYE_DISTANCE {
             Advice::MoveBack
         } else {
             Advice::MoveCloser

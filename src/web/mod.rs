@@ -15,7 +15,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::capture::assess::Assessor;
-use crate::capture::detect::Detector;
+use crate::capture::detect::{Detector, Tracker};
 use crate::device::BackendKind;
 use crate::error::{Error, ResultExt};
 use crate::image::RgbImage;
@@ -420,6 +420,9 @@ pub struct WasmAssessor {
     scorer: RefCell<Option<Rc<Placed<Scorer>>>>,
     detector: Rc<[u8]>,
     model: RefCell<Option<Model>>,
+    /// The faces followed by `assessRgbaTracked`, and a count of `resetTrack`/`setTracking`
+    /// calls (a frame in flight across one does not write its state back).
+    tracker: Rc<RefCell<(Tracker, u64)>>,
 }
 
 fn detector_on(bytes: &[u8], backend: Backend) -> Result<Assessor, Error> {
@@ -443,6 +446,7 @@ impl WasmAssessor {
                 scorer: RefCell::new(None),
                 detector: detector.into(),
                 model: RefCell::new(None),
+                tracker: Rc::new(RefCell::new((Tracker::new(), 0))),
             })
         };
         build().map_err(|e| js_err(&e))
@@ -494,9 +498,9 @@ impl WasmAssessor {
     }
 
     /// Assesses one RGBA frame. Resolves to an [`AssessmentReport`] with `backend` (and
-    /// `fallbackReason` after a lost GPU): `{ width, height, ready, advice: [{code, message}],
-    /// faces: [{ box, confidence, landmarks, measures, advice, quality?, scores?, aligned? }],
-    /// model?, backend }` (`aligned`: 112×112 RGBA bytes when `crops`).
+    /// `fallbackReason` after a lost GPU): `{ width, height, ready, tracked, advice: [{code,
+    /// message}], faces: [{ box, confidence, landmarks, measures, advice, quality?, scores?,
+    /// aligned? }], model?, backend }` (`aligned`: 112×112 RGBA bytes when `crops`).
     #[wasm_bindgen(js_name = assessRgba)]
     pub fn assess_rgba(
         &self,
@@ -506,6 +510,59 @@ impl WasmAssessor {
         score: bool,
         crops: bool,
     ) -> Promise {
+        self.assess(rgba, width, height, score, crops, false)
+    }
+
+    /// Assesses the next RGBA frame of a video like `assessRgba`, following the faces of the
+    /// previous frame (R-Net and O-Net on predicted boxes) instead of searching the whole
+    /// image pyramid, except on every `redetectEvery`-th frame and when a face is lost. The
+    /// result has `tracked: true` when the frame was tracked.
+    #[wasm_bindgen(js_name = assessRgbaTracked)]
+    pub fn assess_rgba_tracked(
+        &self,
+        rgba: Vec<u8>,
+        width: u32,
+        height: u32,
+        score: bool,
+        crops: bool,
+    ) -> Promise {
+        self.assess(rgba, width, height, score, crops, true)
+    }
+
+    /// Forgets the followed faces: the next tracked frame runs the full detection.
+    #[wasm_bindgen(js_name = resetTrack)]
+    pub fn reset_track(&self) {
+        let mut t = self.tracker.borrow_mut();
+        t.0.reset();
+        t.1 += 1;
+    }
+
+    /// Options of tracked assessment: the smallest face (px) searched by full detections and
+    /// the number of frames between them. Resets the track.
+    #[wasm_bindgen(js_name = setTracking)]
+    pub fn set_tracking(&self, min_face_size: f64, redetect_every: u32) {
+        let mut t = self.tracker.borrow_mut();
+        t.0 = Tracker::new()
+            .with_min_face_size(min_face_size)
+            .with_redetect_every(redetect_every);
+        t.1 += 1;
+    }
+
+    /// Frames assessed with `assessRgbaTracked` so far: `{ detected, tracked }`.
+    #[wasm_bindgen(js_name = trackStats)]
+    pub fn track_stats(&self) -> Result<JsValue, JsValue> {
+        to_js(&self.tracker.borrow().0.stats())
+    }
+
+    fn assess(
+        &self,
+        rgba: Vec<u8>,
+        width: u32,
+        height: u32,
+        score: bool,
+        crops: bool,
+        track: bool,
+    ) -> Promise {
         let assessor = self.assessor.clone();
         let scorer = if score {
             self.scorer.borrow().clone()
@@ -514,6 +571,7 @@ impl WasmAssessor {
         };
         let model = self.model.borrow().clone().filter(|_| score);
         let detector = self.detector.clone();
+        let shared = self.tracker.clone();
         future_to_promise(async move {
             let work = async {
                 let frame = Rc::new(RgbImage::from_rgba8(
@@ -521,16 +579,23 @@ impl WasmAssessor {
                     height as usize,
                     &rgba,
                 )?);
+                let (start, epoch) = shared.borrow().clone();
                 let attempt = || async {
                     let (a, backend) = assessor.get()?;
                     let s = match &scorer {
                         Some(p) => Some(p.get()?.0),
                         None => None,
                     };
-                    let r = a.assess_with_async(&frame, s.as_deref()).await;
-                    Ok::<_, Error>((r, backend))
+                    let mut tracker = start.clone();
+                    let r = if track {
+                        a.assess_tracked_with_async(&frame, s.as_deref(), &mut tracker)
+                            .await
+                    } else {
+                        a.assess_with_async(&frame, s.as_deref()).await
+                    };
+                    Ok::<_, Error>((r.map(|a| (a, tracker)), backend))
                 };
-                let (a, backend) = match attempt().await? {
+                let ((a, tracker), backend) = match attempt().await? {
                     // Detector and scorer share the lost device: both move to the CPU.
                     (Err(e), Backend::WebGpu) if e.is_device_lost() => {
                         assessor.move_to_cpu(|| detector_on(&detector, Backend::Cpu), &e)?;
@@ -542,6 +607,12 @@ impl WasmAssessor {
                     }
                     (r, backend) => (r?, backend),
                 };
+                if track {
+                    let mut cur = shared.borrow_mut();
+                    if cur.1 == epoch {
+                        cur.0 = tracker;
+                    }
+                }
                 let fallback = assessor.fallback.borrow().clone();
                 to_js(&Placement {
                     result: AssessmentReport::new(&a, model.as_ref().map(|m| m.name()), crops),

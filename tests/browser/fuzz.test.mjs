@@ -11,6 +11,9 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import * as h from './harness.mjs';
 
+/** Codes of the errors the Rust side raises (`Error::code`). */
+const RUST_CODES = new Set(['invalid_model', 'wrong_architecture', 'invalid_image', 'invalid_input', 'backend', 'device_lost', 'io']);
+
 const SEED = Number(process.env.GRAFIQS_FUZZ_SEED ?? 20240617);
 const N = Number(process.env.GRAFIQS_FUZZ_N ?? 300);
 let prep;
@@ -97,9 +100,11 @@ async function fuzz({ seed, n }) {
     const e = outcome.e;
     if (!(e instanceof Error) || !e.message) return stats.bugs.push(`${entry} ${label}: rejected with a non-Error ${String(e)}`);
     if (e.code === 'module_trapped') return stats.bugs.push(`${entry} ${label}: the module trapped: ${e.message}`);
-    // The package's own messages start with "grafiqs:", the Rust side's with "invalid …"; anything
-    // else is an error that escaped unexplained (a raw DOM or TypedArray error).
-    if (!/^(grafiqs|invalid)/.test(e.message)) stats.bugs.push(`${entry} ${label}: unexplained error: ${e.constructor.name}: ${e.message}`);
+    // The package's own messages start with "grafiqs:"; the Rust side's carry the stable code of
+    // their kind. `internal` is a broken invariant (a bug); anything else is an error that escaped
+    // unexplained (a raw DOM or TypedArray error).
+    if (e.code === 'internal') return stats.bugs.push(`${entry} ${label}: internal error: ${e.message}`);
+    if (!/^grafiqs/.test(e.message) && !RUST_CODES.has(e.code)) stats.bugs.push(`${entry} ${label}: unexplained error: ${e.constructor.name}: ${e.message}`);
     const key = e.message.replace(/\d+/g, 'N').slice(0, 90);
     stats.messages[key] = (stats.messages[key] ?? 0) + 1;
   };

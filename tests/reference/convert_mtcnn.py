@@ -5,7 +5,7 @@
     python3 tests/reference/convert_mtcnn.py     # writes models/mtcnn.grafiqs
 
 Reads `facenet_pytorch/data/{pnet,rnet,onet}.pt` (plain `state_dict`s, MIT licence) and writes
-them, unchanged and in f32, into the project's tensor container (see `src/container.rs`):
+them, unchanged and in f32, into the project's tensor container (see `src/model/container.rs`):
 
     magic b"GRAFIQS\\0" | u32 version 1 | u32 flags 0 | u64 header length | JSON header
     | data section (each tensor 4-byte aligned, little-endian) | u32 CRC-32 of all preceding bytes

@@ -47,7 +47,7 @@ FACES_DIR = os.path.join(ASSETS, "faces", "lfw-colour")
 ARCFACE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
                     [41.5493, 92.3655], [70.7299, 92.2041]])
 
-# The levels of `grafiqs eval degrade` (src/eval/degrade.rs), severity 1..5.
+# The levels of `grafiqs eval degrade` (src/eval/sweep.rs), severity 1..5.
 LEVELS = {
     "blur": [0.5, 1, 2, 3, 4],            # Gaussian sigma, px
     "noise": [10, 15, 20, 25, 30],        # Gaussian sigma, 8-bit levels

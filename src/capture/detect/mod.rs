@@ -27,12 +27,20 @@
 //! * A crop that facenet-pytorch would take from outside the image (a regressed box lying
 //!   wholly beyond the border, where facenet-pytorch itself fails) is dropped.
 //!
+//! # Video
+//! [`Tracker`] follows faces from frame to frame: [`Detector::refine_async`] runs only R-Net
+//! and O-Net on boxes predicted from the previous frame's faces, and the full detection runs
+//! every few frames or when a face is lost. [`Detector::detect`] itself is unaffected.
+//!
 //! # Weights and licence
 //! [`Detector::bundled`] uses the P-, R- and O-Net weights distributed with facenet-pytorch
 //! 2.6.0 (MIT licence; ported from davidsandberg/facenet), stored unchanged in
 //! `models/mtcnn.grafiqs` (≈ 2 MB) and compiled into the library; see `models/LICENSE.mtcnn`.
 
 pub mod mtcnn;
+mod track;
+
+pub use track::{FramePath, TrackStats, Tracked, Tracker};
 
 use burn::tensor::Device;
 
@@ -103,7 +111,7 @@ impl Detector {
 
     /// Searches only for faces of at least `px` pixels (default 20, as facenet-pytorch). The
     /// image pyramid starts at scale 12/`px`, so a larger minimum is much faster: capture
-    /// guidance, where a usable face is far larger, uses [`crate::capture::assess::GUIDANCE_MIN_FACE`].
+    /// guidance, where a usable face is far larger, uses [`crate::capture::guidance::GUIDANCE_MIN_FACE`].
     /// Values below 12 are raised to 12.
     pub fn with_min_face_size(mut self, px: f64) -> Self {
         self.min_face = if px.is_finite() {
@@ -145,27 +153,105 @@ impl Detector {
     /// requires. Images too small for a 20-px face, or without faces, give `Ok(vec![])`
     /// (an [`RgbImage`] always has the right number of finite samples).
     pub async fn detect_async(&self, img: &RgbImage) -> Result<Vec<Face>> {
-        let (w, h) = (img.width(), img.height());
-        if w.min(h) < self.min_face as usize {
+        self.detect_min_async(img, self.min_face).await
+    }
+
+    /// [`Detector::detect_async`] searching for faces of at least `min_face` px.
+    pub(crate) async fn detect_min_async(
+        &self,
+        img: &RgbImage,
+        min_face: f64,
+    ) -> Result<Vec<Face>> {
+        if img.width().min(img.height()) < min_face as usize {
             return Ok(Vec::new());
         }
+        let Some(prep) = Prepared::new(img, min_face) else {
+            return Ok(Vec::new());
+        };
+        let faces = self.nets.detect(&prep.integral, min_face).await?;
+        Ok(prep.faces(faces))
+    }
+
+    /// Runs only the last two stages of the cascade (R-Net, then O-Net) on candidate boxes
+    /// `[x0, y0, x1, y1]` in `img`'s pixel coordinates, skipping P-Net and the image pyramid:
+    /// with a box around a face, typically the previous video frame's box squared and slightly
+    /// enlarged, this finds the face and its landmarks at a fraction of the cost of
+    /// [`Detector::detect_async`]. Thresholds, box regressions and suppressions are
+    /// facenet-pytorch's; boxes that R-Net or O-Net reject give nothing, so an empty result
+    /// means no face in any of the boxes. Most confident first; non-finite boxes are ignored.
+    pub async fn refine_async(&self, img: &RgbImage, boxes: &[[f32; 4]]) -> Result<Vec<Face>> {
+        let Some(prep) = Prepared::new(img, 1.0) else {
+            return Ok(Vec::new());
+        };
+        let boxes: Vec<[f32; 4]> = boxes
+            .iter()
+            .filter(|b| b.iter().all(|v| v.is_finite()))
+            .map(|b| {
+                [
+                    b[0] / prep.sx,
+                    b[1] / prep.sy,
+                    b[2] / prep.sx,
+                    b[3] / prep.sy,
+                ]
+            })
+            .collect();
+        let faces = self.nets.refine(&prep.integral, &boxes).await?;
+        Ok(prep.faces(faces))
+    }
+
+    /// Blocking [`Detector::refine_async`] (native only).
+    #[cfg(not(target_family = "wasm"))]
+    pub fn refine(&self, img: &RgbImage, boxes: &[[f32; 4]]) -> Result<Vec<Face>> {
+        crate::device::block_on(self.refine_async(img, boxes))
+    }
+
+    /// Blocking [`Detector::detect_async`] (native only).
+    #[cfg(not(target_family = "wasm"))]
+    pub fn detect(&self, img: &RgbImage) -> Result<Vec<Face>> {
+        crate::device::block_on(self.detect_async(img))
+    }
+}
+
+/// The image the cascade runs on: `img` itself, or, when its longer side exceeds
+/// [`MAX_DETECT_SIDE`], its area-downscaled copy; with the factors back to `img`'s pixels.
+struct Prepared {
+    integral: mtcnn::Integral,
+    sx: f32,
+    sy: f32,
+}
+
+impl Prepared {
+    /// `None` when the (downscaled) image is smaller than `min_face` on its shorter side.
+    fn new(img: &RgbImage, min_face: f64) -> Option<Self> {
+        let (w, h) = (img.width(), img.height());
         let longer = w.max(h);
-        let (faces, sx, sy) = if longer > MAX_DETECT_SIDE {
+        if longer > MAX_DETECT_SIDE {
             let ratio = MAX_DETECT_SIDE as f64 / longer as f64;
             let dw = ((w as f64 * ratio).round() as usize).clamp(1, MAX_DETECT_SIDE);
             let dh = ((h as f64 * ratio).round() as usize).clamp(1, MAX_DETECT_SIDE);
-            if dw.min(dh) < self.min_face as usize {
-                return Ok(Vec::new());
+            if dw.min(dh) < min_face as usize {
+                return None;
             }
             let small = mtcnn::area_resize(w, h, img.data(), dw, dh);
-            let integral = mtcnn::Integral::new(dw, dh, &small);
-            drop(small);
-            let faces = self.nets.detect(&integral, self.min_face).await?;
-            (faces, w as f32 / dw as f32, h as f32 / dh as f32)
+            Some(Self {
+                integral: mtcnn::Integral::new(dw, dh, &small),
+                sx: w as f32 / dw as f32,
+                sy: h as f32 / dh as f32,
+            })
+        } else if w.min(h) < (min_face as usize).max(1) {
+            None
         } else {
-            let integral = mtcnn::Integral::new(w, h, img.data());
-            (self.nets.detect(&integral, self.min_face).await?, 1.0, 1.0)
-        };
+            Some(Self {
+                integral: mtcnn::Integral::new(w, h, img.data()),
+                sx: 1.0,
+                sy: 1.0,
+            })
+        }
+    }
+
+    /// Faces in `img`'s pixel coordinates, most confident first.
+    fn faces(&self, faces: Vec<mtcnn::RawFace>) -> Vec<Face> {
+        let (sx, sy) = (self.sx, self.sy);
         let mut faces: Vec<Face> = faces
             .into_iter()
             .map(|f| Face {
@@ -180,12 +266,6 @@ impl Detector {
             })
             .collect();
         faces.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
-        Ok(faces)
-    }
-
-    /// Blocking [`Detector::detect_async`] (native only).
-    #[cfg(not(target_family = "wasm"))]
-    pub fn detect(&self, img: &RgbImage) -> Result<Vec<Face>> {
-        crate::device::block_on(self.detect_async(img))
+        faces
     }
 }

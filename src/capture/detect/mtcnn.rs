@@ -423,56 +423,60 @@ impl Nets {
             }
         }
         let keep = nms_iou(&boxes, &scores, 0.7);
-        let mut cands: Vec<([f32; 4], f32)> = keep
+        let cands: Vec<[f32; 4]> = keep
             .into_iter()
             .map(|k| {
                 let [x1, y1, x2, y2] = boxes[k];
                 let r = regs[k];
                 let (rw, rh) = (x2 - x1, y2 - y1);
-                (
-                    rerec([
-                        x1 + r[0] * rw,
-                        y1 + r[1] * rh,
-                        x2 + r[2] * rw,
-                        y2 + r[3] * rh,
-                    ]),
-                    scores[k],
-                )
+                rerec([
+                    x1 + r[0] * rw,
+                    y1 + r[1] * rh,
+                    x2 + r[2] * rw,
+                    y2 + r[3] * rh,
+                ])
             })
             .collect();
+        self.refine(img, &cands).await
+    }
 
+    /// Stages 2 and 3 of the cascade on candidate `boxes` (image coordinates; squared boxes
+    /// as P-Net's `rerec` gives them): R-Net on 24×24 crops, then O-Net on 48×48 crops, with
+    /// facenet-pytorch's thresholds, regressions and suppressions. [`Nets::detect`] runs it
+    /// on the P-Net candidates; tracking runs it on boxes predicted from the previous frame.
+    pub(crate) async fn refine(&self, img: &Integral, boxes: &[[f32; 4]]) -> Result<Vec<RawFace>> {
         // ---- Stage 2: R-Net on 24×24 crops.
-        if cands.is_empty() {
+        if boxes.is_empty() {
             return Ok(Vec::new());
         }
-        let (data, kept) = crops(img, cands.iter().map(|c| c.0), 24);
+        let (data, kept) = crops(img, boxes.iter().copied(), 24);
         let out = self.run_crops(data, kept.len(), 24).await?;
         let mut b = Vec::new();
         let mut s = Vec::new();
         let mut r = Vec::new();
         for (row, &k) in out.chunks_exact(5).zip(&kept) {
             if row[4] > THRESHOLDS[1] {
-                b.push(cands[k].0);
+                b.push(boxes[k]);
                 s.push(row[4]);
                 r.push([row[0], row[1], row[2], row[3]]);
             }
         }
-        cands = nms_iou(&b, &s, 0.7)
+        let cands: Vec<[f32; 4]> = nms_iou(&b, &s, 0.7)
             .into_iter()
-            .map(|k| (rerec(bbreg(b[k], r[k])), s[k]))
+            .map(|k| rerec(bbreg(b[k], r[k])))
             .collect();
 
         // ---- Stage 3: O-Net on 48×48 crops, landmarks.
         if cands.is_empty() {
             return Ok(Vec::new());
         }
-        let (data, kept) = crops(img, cands.iter().map(|c| c.0), 48);
+        let (data, kept) = crops(img, cands.iter().copied(), 48);
         let out = self.run_crops(data, kept.len(), 48).await?;
         let mut faces = Vec::new();
         for (row, &k) in out.chunks_exact(15).zip(&kept) {
             let score = row[14];
             if score > THRESHOLDS[2] {
-                let bx = cands[k].0;
+                let bx = cands[k];
                 let (bw, bh) = (bx[2] - bx[0] + 1.0, bx[3] - bx[1] + 1.0);
                 let landmarks = std::array::from_fn(|j| {
                     [bw * row[4 + j] + bx[0] - 1.0, bh * row[9 + j] + bx[1] - 1.0]
@@ -556,7 +560,7 @@ fn bbreg(b: [f32; 4], r: [f32; 4]) -> [f32; 4] {
 }
 
 /// Squares a box around its centre (facenet-pytorch `rerec`).
-fn rerec(b: [f32; 4]) -> [f32; 4] {
+pub(crate) fn rerec(b: [f32; 4]) -> [f32; 4] {
     let (h, w) = (b[3] - b[1], b[2] - b[0]);
     let l = w.max(h);
     let x1 = b[0] + w * 0.5 - l * 0.5;

@@ -1,0 +1,200 @@
+//! Face tracking for video: between full detections, the previous frame's faces are refined
+//! with R-Net and O-Net alone.
+
+use serde::Serialize;
+
+use super::{Detector, Face, mtcnn};
+use crate::error::Result;
+use crate::image::RgbImage;
+
+/// How a frame's faces were found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FramePath {
+    /// Full MTCNN detection (image pyramid, P-Net, R-Net, O-Net).
+    Detected,
+    /// Refined from the previous frame's faces (R-Net and O-Net on predicted boxes).
+    Tracked,
+}
+
+/// Frames a [`Tracker`] has seen, by path.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TrackStats {
+    /// Frames that ran the full detection (the first, every `redetect_every`-th, and those
+    /// where a track was lost).
+    pub detected: u64,
+    /// Frames refined from the previous frame's faces.
+    pub tracked: u64,
+}
+
+/// The faces of one frame and how they were found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tracked {
+    /// Faces, most confident first (empty: no face).
+    pub faces: Vec<Face>,
+    /// The path this frame took.
+    pub path: FramePath,
+}
+
+/// Follows faces through the frames of one video, so that most frames skip the image pyramid.
+///
+/// For each frame, [`Tracker::track_async`]:
+/// * runs the full detection ([`Detector::detect_async`] with this tracker's
+///   [`min_face_size`](Tracker::min_face_size)) on the first frame, when the previous frame had
+///   no face, when the frame size changed, and when `redetect_every` frames have passed since
+///   the last full detection (so faces entering the picture are found within that many
+///   frames);
+/// * otherwise predicts a box for each previous face — its box squared around the centre and
+///   enlarged by [`Tracker::MARGIN`], which leaves room for a few pixels of movement and a few
+///   percent of scale change per frame — and runs only R-Net and O-Net on those boxes
+///   ([`Detector::refine_async`]), with facenet-pytorch's thresholds (0.7, 0.7);
+/// * if any previous face is not found again that way (the track is lost: R-Net or O-Net
+///   rejects the box), runs the full detection on the same frame, so a lost face costs one
+///   slower frame, never a missed one.
+///
+/// Still images should use [`Detector::detect`], which is facenet-pytorch's detection exactly;
+/// tracked landmarks stay within about a pixel of it (see `tests/tracking.rs`).
+///
+/// ```no_run
+/// # fn main() -> grafiqs::Result<()> {
+/// # let frames: Vec<grafiqs::RgbImage> = Vec::new();
+/// let detector = grafiqs::Detector::bundled()?;
+/// let mut tracker = grafiqs::Tracker::new().with_redetect_every(10);
+/// for frame in &frames {
+///     let t = tracker.track(&detector, frame)?;
+///     println!("{:?}: {} face(s)", t.path, t.faces.len());
+/// }
+/// println!("{:?}", tracker.stats());
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Tracker {
+    min_face: f64,
+    redetect_every: u32,
+    faces: Vec<Face>,
+    size: (usize, usize),
+    since_detect: u32,
+    stats: TrackStats,
+}
+
+impl Default for Tracker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Tracker {
+    /// Default for [`Tracker::with_redetect_every`]: a full detection every 10 frames.
+    pub const DEFAULT_REDETECT_EVERY: u32 = 10;
+    /// Side of a predicted box relative to the previous face box's longer side.
+    pub const MARGIN: f32 = 1.1;
+    /// At most this many faces are followed (the most confident); others wait for the next
+    /// full detection.
+    pub const MAX_TRACKS: usize = crate::capture::guidance::MAX_FACES;
+
+    /// A tracker with no faces yet, searching faces of at least
+    /// [`crate::capture::guidance::GUIDANCE_MIN_FACE`] px and detecting fully every
+    /// [`Tracker::DEFAULT_REDETECT_EVERY`] frames.
+    pub fn new() -> Self {
+        Self {
+            min_face: crate::capture::guidance::GUIDANCE_MIN_FACE,
+            redetect_every: Self::DEFAULT_REDETECT_EVERY,
+            faces: Vec::new(),
+            size: (0, 0),
+            since_detect: 0,
+            stats: TrackStats::default(),
+        }
+    }
+
+    /// Smallest face (px) searched by the full detections; values below 12 are raised to 12,
+    /// non-finite values restore the default ([`crate::capture::guidance::GUIDANCE_MIN_FACE`]).
+    pub fn with_min_face_size(mut self, px: f64) -> Self {
+        self.min_face = if px.is_finite() {
+            px.max(12.0)
+        } else {
+            crate::capture::guidance::GUIDANCE_MIN_FACE
+        };
+        self
+    }
+
+    /// A full detection at least every `n` frames (1: every frame, which is plain detection;
+    /// 0 is taken as 1).
+    pub fn with_redetect_every(mut self, n: u32) -> Self {
+        self.redetect_every = n.max(1);
+        self
+    }
+
+    /// The smallest face size searched by full detections, in pixels.
+    pub fn min_face_size(&self) -> f64 {
+        self.min_face
+    }
+
+    /// Frames between full detections (at most).
+    pub fn redetect_every(&self) -> u32 {
+        self.redetect_every
+    }
+
+    /// The faces of the last frame.
+    pub fn faces(&self) -> &[Face] {
+        &self.faces
+    }
+
+    /// Frames seen so far, by path.
+    pub fn stats(&self) -> TrackStats {
+        self.stats
+    }
+
+    /// Forgets the faces (the next frame runs the full detection); keeps options and stats.
+    pub fn reset(&mut self) {
+        self.faces.clear();
+        self.since_detect = 0;
+    }
+
+    /// The box searched for `face` in the next frame: its box squared around the centre
+    /// (facenet-pytorch's `rerec`) and scaled by [`Tracker::MARGIN`].
+    pub fn predict(face: &Face) -> [f32; 4] {
+        let [x0, y0, x1, y1] = mtcnn::rerec(face.bbox);
+        let (cx, cy) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0);
+        let half = (x1 - x0) * Self::MARGIN / 2.0;
+        [cx - half, cy - half, cx + half, cy + half]
+    }
+
+    /// The faces of the next frame of the video (see [`Tracker`] for when each path is
+    /// taken). Input errors as [`Detector::detect_async`]; after an error the tracker's state
+    /// is unchanged.
+    pub async fn track_async(&mut self, detector: &Detector, img: &RgbImage) -> Result<Tracked> {
+        let size = (img.width(), img.height());
+        let due = self.faces.is_empty()
+            || size != self.size
+            || self.since_detect.saturating_add(1) >= self.redetect_every;
+        if !due {
+            let boxes: Vec<[f32; 4]> = self.faces.iter().map(Self::predict).collect();
+            let mut faces = detector.refine_async(img, &boxes).await?;
+            if faces.len() >= self.faces.len() {
+                faces.truncate(Self::MAX_TRACKS);
+                self.faces = faces.clone();
+                self.since_detect += 1;
+                self.stats.tracked += 1;
+                return Ok(Tracked {
+                    faces,
+                    path: FramePath::Tracked,
+                });
+            }
+        }
+        let faces = detector.detect_min_async(img, self.min_face).await?;
+        self.faces = faces.iter().take(Self::MAX_TRACKS).cloned().collect();
+        self.size = size;
+        self.since_detect = 0;
+        self.stats.detected += 1;
+        Ok(Tracked {
+            faces,
+            path: FramePath::Detected,
+        })
+    }
+
+    /// Blocking [`Tracker::track_async`] (native only).
+    #[cfg(not(target_family = "wasm"))]
+    pub fn track(&mut self, detector: &Detector, img: &RgbImage) -> Result<Tracked> {
+        crate::device::block_on(self.track_async(detector, img))
+    }
+}

@@ -1,0 +1,119 @@
+// Tracked assessment in real Chromium on the CPU (wasm) path: the fake-camera sequence of the
+// native tracking test (written with examples/track_sequence) through
+// `assessFrame(…, { track: true })` takes the same path on every frame as native tracking, with
+// the same landmarks (both f32: ≤ 0.05 px), and stays as close to full detection as natively
+// (15 % of the eye distance on every frame, 3 px on average: full detection itself moves its
+// landmarks by 1–3 px between neighbouring frames, see tests/tracking.rs); the tracking
+// options are checked and resetTrack() forces a full detection. Prints ms per frame tracked vs
+// full.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as h from './harness.mjs';
+
+const example = process.env.GRAFIQS_TRACK_SEQUENCE ?? path.join(path.dirname(h.bin), 'examples/track_sequence');
+let server;
+let browser;
+let native;
+
+before(async () => {
+  if (!h.haveAssets()) return;
+  const seq = await mkdtemp(path.join(tmpdir(), 'grafiqs-track-'));
+  execFileSync(example, [path.join(h.assets, 'faces/lfw-colour/Alberto_Fujimori_0001.jpg'), seq], { stdio: ['ignore', 'ignore', 'inherit'] });
+  native = JSON.parse(await readFile(path.join(seq, 'native.json'), 'utf8'));
+  server = await h.serve({ '/pkg/': h.pkgDir, '/seq/': seq, '/': path.join(h.here, 'pages') });
+  browser = await h.launch({ webgpu: false });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+const dist = (p, q) => Math.hypot(p[0] - q[0], p[1] - q[1]);
+const worstOf = (a, b) => Math.max(...a.map((p, i) => dist(p, b[i])));
+const median = (v) => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)];
+
+test('assessFrame({ track: true }) in wasm follows native tracking and full detection', { skip: !h.haveAssets() && 'no assets' }, async () => {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${server.url}/`);
+  await page.waitForFunction(() => window.grafiqs);
+  const files = native.frames.map((f) => `/seq/${f.file}`);
+  const r = await page.evaluate(async (files) => {
+    const a = await grafiqs.createAssessor({ backend: 'cpu', model: null });
+    const frames = await Promise.all(files.map((f) => rgbaOf(f)));
+    const opts = { score: false, crops: false };
+    await a.assessFrame(frames[0], opts); // warm-up
+    const out = [];
+    for (const frame of frames) {
+      let t = performance.now();
+      const tracked = await a.assessFrame(frame, { ...opts, track: true });
+      const trackedMs = performance.now() - t;
+      t = performance.now();
+      const full = await a.assessFrame(frame, opts);
+      const fullMs = performance.now() - t;
+      out.push({ tracked, trackedMs, full, fullMs });
+    }
+    const stats = a.trackStats;
+    // resetTrack(): the next tracked frame runs the full detection, the one after is tracked.
+    a.resetTrack();
+    const afterReset = [];
+    for (const i of [3, 4]) afterReset.push((await a.assessFrame(frames[i], { ...opts, track: true })).tracked);
+    a.dispose();
+    // redetectEvery: 1 detects every frame; bad options are rejected.
+    const every = await grafiqs.createAssessor({ backend: 'cpu', model: null, redetectEvery: 1, minFaceSize: 40 });
+    const everyFrame = [];
+    for (const i of [0, 1, 2]) everyFrame.push((await every.assessFrame(frames[i], { ...opts, track: true })).tracked);
+    every.dispose();
+    const rejected = [];
+    for (const bad of [{ redetectEvery: 0 }, { redetectEvery: 2.5 }, { minFaceSize: 5 }, { minFaceSize: NaN }]) {
+      try {
+        await grafiqs.createAssessor({ backend: 'cpu', model: null, ...bad });
+        rejected.push(null);
+      } catch (e) {
+        rejected.push(e.name);
+      }
+    }
+    return { out, stats, afterReset, everyFrame, rejected };
+  }, files);
+
+  let worstNative = 0;
+  let worstFull = 0;
+  const vsFull = [];
+  r.out.forEach((f, i) => {
+    const want = native.frames[i];
+    assert.equal(f.tracked.tracked, want.path === 'tracked', `frame ${i}: tracked ${f.tracked.tracked}, native ${want.path}`);
+    assert.equal(f.full.tracked, false);
+    assert.equal(f.tracked.faces.length, want.faces.length, `frame ${i}: faces`);
+    assert.equal(f.full.faces.length, want.full.length, `frame ${i}: full-detection faces`);
+    if (want.faces.length) {
+      const eNative = worstOf(f.tracked.faces[0].landmarks, want.faces[0].landmarks);
+      const eFull = worstOf(f.tracked.faces[0].landmarks, f.full.faces[0].landmarks);
+      worstNative = Math.max(worstNative, eNative);
+      worstFull = Math.max(worstFull, eFull);
+      vsFull.push(eFull);
+      const [l, r] = f.full.faces[0].landmarks;
+      assert.ok(eNative <= 0.05, `frame ${i}: tracked landmarks ${eNative.toFixed(4)} px from native`);
+      assert.ok(eFull <= 0.15 * dist(l, r), `frame ${i}: tracked landmarks ${eFull.toFixed(2)} px from full detection`);
+    }
+  });
+  assert.ok(vsFull.reduce((a, b) => a + b, 0) / vsFull.length <= 3);
+  const nTracked = native.frames.filter((f) => f.path === 'tracked').length;
+  assert.deepEqual(r.stats, { detected: native.frames.length - nTracked, tracked: nTracked });
+  assert.deepEqual(r.afterReset, [false, true]);
+  assert.deepEqual(r.everyFrame, [false, false, false]);
+  assert.deepEqual(r.rejected, ['RangeError', 'RangeError', 'RangeError', 'RangeError']);
+  const withFace = r.out.filter((f) => f.full.faces.length);
+  const tracked = withFace.filter((f) => f.tracked.tracked).map((f) => f.trackedMs);
+  const full = withFace.map((f) => f.fullMs);
+  console.log(
+    `wasm CPU, 640x480, guidance without GraFIQs: tracked ${median(tracked).toFixed(1)} ms/frame, full detection ${median(full).toFixed(1)} ms/frame (medians); ` +
+      `landmarks vs native ≤ ${worstNative.toFixed(4)} px, vs full detection ≤ ${worstFull.toFixed(2)} px (mean ${(vsFull.reduce((a, b) => a + b, 0) / vsFull.length).toFixed(2)})`,
+  );
+  assert.deepEqual(errors, []);
+});
