@@ -86,15 +86,15 @@ fn code_of(line: &str) -> &str {
 fn rooms_only_use_rooms_below_them() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
-    let declared: Vec<&str> = lib
+    let mut declared: Vec<&str> = lib
         .lines()
         .filter_map(|l| l.trim().strip_prefix("pub mod "))
         .map(|l| l.trim_end_matches(';'))
         .collect();
-    assert_eq!(
-        declared, ROOMS,
-        "src/lib.rs declares the rooms in this order"
-    );
+    declared.sort_unstable();
+    let mut rooms = ROOMS.to_vec();
+    rooms.sort_unstable();
+    assert_eq!(declared, rooms, "every module of src/lib.rs is a room");
 
     let mut files = Vec::new();
     sources(&src, &mut files);
