@@ -422,6 +422,8 @@ export async function createWorkerCaptureSession(video, options = {}) {
     onUpdate = null,
     onQuality = null,
     onError = null,
+    minFaceSize,
+    redetectEvery,
   } = options;
   if (!['auto', 'webgpu', 'cpu'].includes(backend)) {
     throw fail('invalid_option', `grafiqs: backend must be "auto", "webgpu" or "cpu", not ${JSON.stringify(backend)}`, undefined, TypeError);
@@ -455,7 +457,7 @@ export async function createWorkerCaptureSession(video, options = {}) {
       };
     });
     // Both workers load at the same time; the scorer's port reaches the guidance worker last.
-    worker.postMessage({ op: 'create', id: 'create', args: { backend, cache, detector: href(detector), wasm: href(wasm), maxSide, steadyMotion } });
+    worker.postMessage({ op: 'create', id: 'create', args: { backend, cache, detector: href(detector), wasm: href(wasm), maxSide, steadyMotion, minFaceSize, redetectEvery } });
     const [created, s] = await Promise.allSettled([guidance, scoring]);
     scorer = s.value ?? null;
     if (created.status === 'rejected') throw created.reason;

@@ -117,8 +117,10 @@ test('a candidate scored from its aligned crop has the quality assessFrame gives
     const canvas = await faceCanvas(640, 480, 120, 40, 400);
     const updates = [];
     const qualities = [];
+    // Full detection on every frame (no tracking), so the frame can be assessed again alike.
     const s = await grafiqs.createWorkerCaptureSession(canvas, {
       backend: 'cpu',
+      redetectEvery: 1,
       onUpdate: (a, stats, f) => updates.push({ id: f.id, candidate: f.candidate, ready: a.ready, width: a.width }),
       onQuality: (q) => qualities.push(q),
     });

@@ -182,6 +182,8 @@ declare global {
   const videoElement: HTMLVideoElement;
   const face1: ImageData, face2: ImageData, face3: ImageData;
   const onUpdate: (a: Assessment) => void;
+  const draw: (a: Assessment) => void;
+  const show: (quality: number) => void;
 }
 export {};
 `;
