@@ -11,7 +11,7 @@
 // candidate waits, older ones are dropped. Scoring therefore never delays guidance, and the two
 // workers use two cores without SharedArrayBuffer or cross-origin isolation.
 import { createWorkerScorer } from './worker-client.js';
-import { mainFace, meanScore, qualityOf, withQuality } from './capture-fields.js';
+import { mainFace, meanScore, qualityOf, waitForBest, withQuality } from './capture-fields.js';
 
 function fail(code, message, cause, Ctor = Error) {
   const e = new Ctor(message);
@@ -190,23 +190,7 @@ class WorkerCaptureSession {
    */
   captureBest({ settleMs = this.#opts.windowMs, timeoutMs } = {}) {
     if (!this.#running) return Promise.resolve(this.bestFrame());
-    return new Promise((resolve) => {
-      const w = {
-        settle: null,
-        timeout: null,
-        finish: () => {
-          clearTimeout(w.settle);
-          clearTimeout(w.timeout);
-          if (this.#waiters.delete(w)) resolve(this.bestFrame());
-        },
-        ready: () => {
-          w.settle ??= setTimeout(w.finish, settleMs);
-        },
-      };
-      this.#waiters.add(w);
-      if (timeoutMs !== undefined && timeoutMs !== null) w.timeout = setTimeout(w.finish, timeoutMs);
-      if (this.#history.length) w.ready();
-    });
+    return waitForBest(this.#waiters, { settleMs, timeoutMs, seen: this.#history.length > 0, best: () => this.bestFrame() });
   }
 
   // --- Frames out ---------------------------------------------------------------------------

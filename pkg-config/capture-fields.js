@@ -1,5 +1,6 @@
-// The fields of assessment and score results that the worker capture path reads, in one place
-// (capture-worker.js and capture-client.js use only these).
+// The fields of assessment and score results that the capture sessions read, in one place
+// (grafiqs.js's CaptureSession, capture-worker.js and capture-client.js use only these), and the
+// best-frame wait both sessions share.
 
 /** The main (largest) face of an assessment, or undefined. */
 export const mainFace = (a) => a.faces[0];
@@ -48,3 +49,29 @@ export function withQuality(a, result) {
 
 /** The quality of an assessment's main face, or undefined. */
 export const qualityOf = (a) => mainFace(a)?.quality;
+
+/**
+ * The promise of a session's `captureBest()`: a waiter in `waiters` that the session calls
+ * `ready()` on when a frame worth keeping arrives and `finish()` on when it stops. Resolves
+ * with `best()` `settleMs` after the first such frame (at once counted if `seen`), on
+ * `finish()`, or after `timeoutMs`.
+ */
+export function waitForBest(waiters, { settleMs, timeoutMs, seen, best }) {
+  return new Promise((resolve) => {
+    const w = {
+      settle: null,
+      timeout: null,
+      finish: () => {
+        clearTimeout(w.settle);
+        clearTimeout(w.timeout);
+        if (waiters.delete(w)) resolve(best());
+      },
+      ready: () => {
+        w.settle ??= setTimeout(w.finish, settleMs);
+      },
+    };
+    waiters.add(w);
+    if (timeoutMs !== undefined && timeoutMs !== null) w.timeout = setTimeout(w.finish, timeoutMs);
+    if (seen) w.ready();
+  });
+}

@@ -2,6 +2,7 @@
 // Thin, idiomatic wrapper over the wasm-bindgen module; every computation runs in Rust.
 
 import init, { WasmAssessor, WasmScorer, initWebGpu, __wbg_reset_state as resetWasm } from './grafiqs_wasm.js';
+import { meanScore, waitForBest } from './capture-fields.js';
 
 let wasmReady = null;
 let gpuReady = null;
@@ -1032,10 +1033,6 @@ export async function assessFrame(source, options = {}) {
   }
 }
 
-function meanScore(face) {
-  const m = Object.values(face.measures).filter((v) => v && typeof v.score === 'number');
-  return m.reduce((s, v) => s + v.score, 0) / m.length;
-}
 
 /**
  * Watches a video at a target rate, reports guidance for every assessed frame, and keeps the
@@ -1137,23 +1134,7 @@ export class CaptureSession {
    */
   captureBest({ settleMs = this.#opts.windowMs, timeoutMs } = {}) {
     if (!this.#running) return Promise.resolve(this.bestFrame());
-    return new Promise((resolve) => {
-      const w = {
-        settle: null,
-        timeout: null,
-        finish: () => {
-          clearTimeout(w.settle);
-          clearTimeout(w.timeout);
-          if (this.#waiters.delete(w)) resolve(this.bestFrame());
-        },
-        ready: () => {
-          w.settle ??= setTimeout(w.finish, settleMs);
-        },
-      };
-      this.#waiters.add(w);
-      if (timeoutMs !== undefined && timeoutMs !== null) w.timeout = setTimeout(w.finish, timeoutMs);
-      if (this.#history.length) w.ready();
-    });
+    return waitForBest(this.#waiters, { settleMs, timeoutMs, seen: this.#history.length > 0, best: () => this.bestFrame() });
   }
 }
 
