@@ -2,6 +2,9 @@
 // Browser benchmark in headless Chromium (WebGPU on SwiftShader, and the CPU fallback):
 // serves www/bench.html with the built package, converted models and the shared faces, prints
 // the results as JSON and a Markdown table. Run after `make pkg` (see `make bench-browser`).
+// In the same page and run, the same GraFIQs computation in TensorFlow.js (www/tfjs-grafiqs.js,
+// WebAssembly backend with SIMD, one thread; the packages are the browser tests'
+// devDependencies, served from tests/browser/node_modules); TFJS=0 skips it.
 import { cp, mkdir, mkdtemp, readFile, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +30,17 @@ if (prep.mobilefacenet) {
 // MobileFaceNet converted from the shared assets (when present).
 const model =
   process.env.BENCH_MODEL === 'insightface' && prep.mobilefacenet ? '/models/mobilefacenet-f16.grafiqs' : '/pkg/foamliu-mobilefacenet.grafiqs';
+// TF.js: each package's dist folder (UMD builds, and the backend's .wasm binaries).
+const tfjsPackages = ['tfjs-core', 'tfjs-backend-wasm', 'tfjs-backend-cpu'];
+let tfjs = process.env.TFJS !== '0';
+for (const name of tfjsPackages) {
+  const dist = path.join(h.here, 'node_modules/@tensorflow', name, 'dist');
+  if (existsSync(dist)) mounts[`/tfjs/${name}/`] = dist;
+  else if (tfjs) {
+    console.log(`TF.js comparison skipped: ${dist} is missing (npm ci in tests/browser)`);
+    tfjs = false;
+  }
+}
 const server = await h.serve(mounts);
 const browser = await h.launch({ webgpu: true, args: ['--enable-precise-memory-info'] });
 const reps = process.env.REPS ?? 5;
@@ -50,7 +64,7 @@ try {
 async function benchPage() {
   const page = await browser.newPage();
   page.on('console', (m) => process.stderr.write(`[page] ${m.text()}\n`));
-  await page.goto(`${server.url}/bench.html?auto&model=${model}&soakModel=/models/tiny.grafiqs&faces=${faces}&reps=${reps}&soak=${soak}&soak_webgpu=${soakGpu}&frame=${frame}&backends=${process.env.BACKENDS ?? 'webgpu,cpu'}`);
+  await page.goto(`${server.url}/bench.html?auto&model=${model}&soakModel=/models/tiny.grafiqs&faces=${faces}&reps=${reps}&soak=${soak}&soak_webgpu=${soakGpu}&frame=${frame}&backends=${process.env.BACKENDS ?? 'webgpu,cpu'}&tfjs=${tfjs ? 1 : 0}`);
   await page.waitForFunction(() => window.benchResult, null, { timeout: 0, polling: 1000 });
   const r = await page.evaluate(() => window.benchResult);
   const wasm = await readFile(path.join(h.pkgDir, 'grafiqs_wasm_bg.wasm'));
@@ -71,6 +85,25 @@ async function benchPage() {
     const heapEnd = s.jsHeapEvery100?.at(-1);
     console.log(`| ${b} | ${x.loadMs.toFixed(0)} | ${x.firstScoreMs.toFixed(0)} | ${x.batch1MsPerFace.toFixed(1)} | ${x.batch8MsPerFace.toFixed(1)} | ${x.frameMs?.toFixed(0) ?? 'n/a'} | ${x.guidanceFullMs?.toFixed(1) ?? 'n/a'} | ${x.guidanceTrackedMs?.toFixed(1) ?? 'n/a'} | ${s.msPerScore?.toFixed(1) ?? 'n/a'} | ${mb(s.jsHeapStart)} → ${mb(heapEnd)} | ${mb(s.devicePoolStart?.reserved)} → ${mb(s.devicePoolEnd?.reserved)} |`);
   }
+  if (tfjs) printTfjs(r);
+}
+
+/** grafiqs (CPU path) against TF.js on the same faces, batch 1, same page and run. */
+function printTfjs(r) {
+  if (r.tfjsError || r.tfjsMs == null) {
+    console.log(`\nTF.js comparison failed: ${r.tfjsError ?? 'no result'}`);
+    return;
+  }
+  const flavour = r.tfjsBackend === 'wasm' ? `wasm${r.tfjsSimd ? ' SIMD' : ' without SIMD'}, ${r.tfjsThreads} thread${r.tfjsThreads === 1 ? '' : 's'}` : r.tfjsBackend;
+  const cpu = r.backends.cpu;
+  const f = (v, d = 1) => (v == null ? 'n/a' : v.toFixed(d));
+  console.log(`\ngrafiqs CPU vs TF.js ${r.tfjsVersion} (${flavour}), batch 1, same faces (${r.tfjsReps} scores each):`);
+  console.log('| implementation | first score ms | mean ms/face | median ms/face | max rel. score diff vs grafiqs CPU |');
+  console.log('|---|---|---|---|---|');
+  if (cpu && !cpu.error) console.log(`| grafiqs CPU (wasm) | ${f(cpu.firstScoreMs, 0)} | ${f(cpu.batch1MeanMsPerFace)} | ${f(cpu.batch1MsPerFace)} | — |`);
+  const diff = r.tfjsMaxRelDiff == null ? 'n/a' : `${r.tfjsMaxRelDiff.toExponential(2)} (${r.tfjsFacesCompared} faces, vs ${r.tfjsComparedWith})`;
+  console.log(`| TF.js (${flavour}) | ${f(r.tfjsFirstScoreMs, 0)} | ${f(r.tfjsMs)} | ${f(r.tfjsMedianMs)} | ${diff} |`);
+  if (cpu?.batch1MeanMsPerFace) console.log(`grafiqs CPU / TF.js, mean ms/face: ${(cpu.batch1MeanMsPerFace / r.tfjsMs).toFixed(2)}×`);
 }
 
 async function benchLive() {

@@ -1,5 +1,7 @@
-// Browser benchmark: timings per backend and batch size, first load, memory growth.
+// Browser benchmark: timings per backend and batch size, first load, memory growth; with
+// ?tfjs=1 the same GraFIQs computation in TensorFlow.js (tfjs-grafiqs.js) on the same faces.
 import { createAssessor, createScorer, initialize, toRgba } from './pkg/grafiqs.js';
+import { createTfjsScorer, initBackend } from './tfjs-grafiqs.js';
 
 const q = new URLSearchParams(location.search);
 const log = (s) => {
@@ -7,6 +9,8 @@ const log = (s) => {
   console.log(s);
 };
 const median = (v) => [...v].sort((a, b) => a - b)[v.length >> 1];
+const mean = (v) => v.reduce((a, b) => a + b, 0) / v.length;
+const SCORE_KEYS = ['image', 'block1', 'block2', 'block3', 'block4'];
 
 async function face(url) {
   const bmp = await createImageBitmap(await (await fetch(url)).blob());
@@ -31,6 +35,8 @@ export async function run() {
   const backends = (q.get('backends') ?? 'webgpu,cpu').split(',');
   const faceUrls = q.get('faces')?.split(',').filter(Boolean) ?? [];
   const result = { userAgent: navigator.userAgent, model, backends: {} };
+  // Raw scores per backend and face index, for the TF.js comparison.
+  const scored = {};
 
   let t = performance.now();
   await initialize();
@@ -54,18 +60,26 @@ export async function run() {
       continue;
     }
     r.loadMs = performance.now() - t;
+    const mine = (scored[backend] = []);
     t = performance.now();
-    await s.score(faces[0]);
+    mine[0] = (await s.score(faces[0])).scores;
     r.firstScoreMs = performance.now() - t;
     for (const batch of [1, 8]) {
       const times = [];
       for (let i = 0; i < reps; i++) {
         t = performance.now();
-        if (batch === 1) await s.score(faces[i % faces.length]);
-        else await s.scoreBatch(faces.slice(0, 8));
-        times.push((performance.now() - t) / batch);
+        if (batch === 1) {
+          const one = await s.score(faces[i % faces.length]);
+          times.push(performance.now() - t);
+          mine[i % faces.length] ??= one.scores;
+        } else {
+          const all = await s.scoreBatch(faces.slice(0, 8));
+          times.push((performance.now() - t) / batch);
+          all.forEach((x, j) => (mine[j] ??= x.scores));
+        }
       }
       r[`batch${batch}MsPerFace`] = median(times);
+      if (batch === 1) r.batch1MeanMsPerFace = mean(times);
       log(`${backend} batch ${batch}: ${median(times).toFixed(1)} ms/face (median of ${reps})`);
     }
     s.dispose();
@@ -134,8 +148,81 @@ export async function run() {
     result.backends[backend] = r;
     log(`${backend}: load ${r.loadMs.toFixed(0)} ms, first score ${r.firstScoreMs.toFixed(0)} ms`);
   }
+  if (q.get('tfjs') === '1') {
+    try {
+      await benchTfjs(result, { model, faces, reps, scored });
+    } catch (e) {
+      result.tfjsError = e.message;
+      log(`TF.js: ${e.message}`);
+    }
+  }
   window.benchResult = result;
   return result;
+}
+
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const el = document.createElement('script');
+    el.src = src;
+    el.onload = resolve;
+    el.onerror = () => reject(new Error(`could not load ${src}`));
+    document.head.append(el);
+  });
+}
+
+/**
+ * The same GraFIQs computation in TensorFlow.js (www/tfjs-grafiqs.js) on the same model and
+ * faces: backend initialisation, model build, first score (warm-up), then the mean ms/face at
+ * batch 1 over `reps` scores, as the package's batch-1 loop; and the largest relative
+ * difference between TF.js's and the package's raw scores (its CPU path when it ran) for the
+ * faces both scored. TF.js's UMD builds are loaded from `tfjsBase` (default /tfjs/: one folder
+ * per package, its `dist`); the WebAssembly backend by default (`tfjsBackend=cpu`: TF.js's
+ * plain-JS backend), SIMD, one thread.
+ */
+async function benchTfjs(result, { model, faces, reps, scored }) {
+  const base = q.get('tfjsBase') ?? '/tfjs/';
+  const backend = q.get('tfjsBackend') ?? 'wasm';
+  let t = performance.now();
+  await loadScript(`${base}tfjs-core/tf-core.es2017.min.js`);
+  await loadScript(backend === 'wasm' ? `${base}tfjs-backend-wasm/tf-backend-wasm.es2017.min.js` : `${base}tfjs-backend-cpu/tf-backend-cpu.es2017.min.js`);
+  const tf = window.tf;
+  const info = await initBackend(tf, { backend, wasmPaths: `${base}tfjs-backend-wasm/`, threads: 1 });
+  Object.assign(result, { tfjsVersion: tf.version_core, tfjsBackend: info.backend, tfjsSimd: info.simd, tfjsThreads: info.threads });
+  result.tfjsInitMs = performance.now() - t;
+  t = performance.now();
+  const s = createTfjsScorer(tf, new Uint8Array(await (await fetch(model)).arrayBuffer()));
+  result.tfjsLoadMs = performance.now() - t;
+  const mine = [];
+  t = performance.now();
+  mine[0] = await s.score(faces[0]);
+  result.tfjsFirstScoreMs = performance.now() - t;
+  const tensors = tf.memory().numTensors;
+  const times = [];
+  for (let i = 0; i < reps; i++) {
+    const one = await s.score(faces[i % faces.length]);
+    times.push(one.ms);
+    mine[i % faces.length] ??= one;
+  }
+  result.tfjsMs = mean(times);
+  result.tfjsMedianMs = median(times);
+  result.tfjsReps = reps;
+  result.tfjsTensorsLeaked = tf.memory().numTensors - tensors;
+  // Agreement with the package on every face it scored (the CPU path's scores when it ran).
+  const against = scored.cpu ? 'cpu' : Object.keys(scored)[0];
+  const ref = scored[against] ?? [];
+  let worst = 0;
+  let compared = 0;
+  for (let i = 0; i < faces.length; i++) {
+    if (!ref[i]) continue;
+    mine[i] ??= await s.score(faces[i]);
+    for (const k of SCORE_KEYS) worst = Math.max(worst, Math.abs(mine[i][k] - ref[i][k]) / Math.abs(ref[i][k]));
+    compared++;
+  }
+  result.tfjsMaxRelDiff = compared ? worst : null;
+  result.tfjsComparedWith = compared ? against : null;
+  result.tfjsFacesCompared = compared;
+  s.dispose();
+  log(`TF.js ${tf.version_core} (${info.backend}${info.simd ? ' SIMD' : ''}, ${info.threads} thread${info.threads === 1 ? '' : 's'}): first score ${result.tfjsFirstScoreMs.toFixed(0)} ms, ${result.tfjsMs.toFixed(1)} ms/face (mean of ${reps}), max rel. diff vs grafiqs ${against ?? 'n/a'} ${compared ? worst.toExponential(2) : 'n/a'} (${compared} faces)`);
 }
 
 document.getElementById('run').onclick = () => run();
