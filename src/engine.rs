@@ -3,12 +3,16 @@
 //! [`Network::forward`] runs the nodes in order, frees every value after its last use, and
 //! reports two kinds of events to an [`Observer`]: the input of every BatchNorm layer that sees
 //! a feature map (with the layer's running statistics), and every stage output (which the
-//! observer may replace, e.g. by a detached leaf to cut the graph). The engine knows nothing
-//! about GraFIQs; [`crate::grafiqs`] builds the method on these two hooks.
+//! observer may replace). [`Network::forward_taped`] also keeps what the reverse pass needs, and
+//! [`Network::backward`] propagates gradients from the BatchNorm inputs back to the image
+//! (reverse mode written out per operation, asking an [`Adjoint`] for the gradients to inject and
+//! telling it each stage's gradient). The engine knows nothing about GraFIQs; [`crate::grafiqs`]
+//! builds the method on these hooks.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
-use burn::tensor::ops::ConvOptions;
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Tensor, TensorData, activation, module};
 
 use crate::device::{read, upload, upload_vec};
@@ -23,6 +27,9 @@ enum Layer {
         weight: Tensor<4>,
         bias: Option<Tensor<1>>,
         options: ConvOptions<2>,
+        /// How the gradient w.r.t. the input is computed, with the kernel it needs (built on
+        /// the first backward pass).
+        backward: OnceLock<ConvBackward>,
     },
     BatchNorm {
         /// `γ / √(var + ε)` and `β − mean · scale`, per channel.
@@ -89,6 +96,120 @@ pub struct Inference;
 
 impl Observer for Inference {}
 
+/// What a reverse pass ([`Network::backward`]) asks for and reports.
+pub trait Adjoint {
+    /// The gradient to inject at the input of the BatchNorm layer at `node` (one with running
+    /// statistics), shaped as that input; `None` injects nothing.
+    fn batchnorm_input_grad(&mut self, node: usize) -> Option<Tensor<4>>;
+
+    /// The complete gradient w.r.t. the output of stage `stage` (`None`: zero).
+    fn stage_grad(&mut self, stage: usize, grad: Option<&Tensor<4>>);
+}
+
+/// What a forward pass keeps for [`Network::backward`]: the inputs of the activations and the
+/// shape of every value.
+pub struct Tape {
+    kept: Vec<Option<Value>>,
+    dims: Vec<Vec<usize>>,
+}
+
+/// How a convolution's input gradient is computed.
+enum ConvBackward {
+    /// Stride 1: a convolution of the output gradient with the flipped kernel, input and output
+    /// channels swapped per group (the same fast kernels as the forward pass).
+    Conv {
+        weight: Tensor<4>,
+        options: ConvOptions<2>,
+    },
+    /// Otherwise: the transposed convolution.
+    Transpose,
+}
+
+impl ConvBackward {
+    fn new(weight: &Tensor<4>, options: &ConvOptions<2>) -> Self {
+        let [out, in_g, kh, kw] = weight.dims();
+        // The graph's convolutions pad symmetrically.
+        let [ph, pw] = options.padding_begin();
+        let g = options.groups;
+        if options.stride != [1, 1] || options.dilation != [1, 1] || ph >= kh || pw >= kw {
+            return ConvBackward::Transpose;
+        }
+        let flipped = if in_g == 1 && out == g {
+            // Depthwise: every group has one input and one output channel.
+            weight.clone().flip([2, 3])
+        } else {
+            weight
+                .clone()
+                .reshape([g, out / g, in_g, kh, kw])
+                .swap_dims(1, 2)
+                .reshape([g * in_g, out / g, kh, kw])
+                .flip([2, 3])
+        };
+        ConvBackward::Conv {
+            // Materialised once: backends may keep a flip as a strided view, which every
+            // convolution would otherwise copy.
+            weight: flipped.mul_scalar(1.0),
+            options: ConvOptions::new([1, 1], [kh - 1 - ph, kw - 1 - pw], [1, 1], g),
+        }
+    }
+
+    /// `∂/∂input` from `∂/∂output` (`grad`), for an input of spatial size `input_hw`.
+    fn apply(
+        &self,
+        grad: Tensor<4>,
+        weight: &Tensor<4>,
+        options: &ConvOptions<2>,
+        input_hw: [usize; 2],
+    ) -> Tensor<4> {
+        match self {
+            ConvBackward::Conv { weight, options } => {
+                module::conv2d(grad, weight.clone(), None, options.clone())
+            }
+            ConvBackward::Transpose => {
+                let [_, _, kh, kw] = weight.dims();
+                let [_, _, gh, gw] = grad.dims();
+                let size = |g: usize, k: usize, d: usize| {
+                    (g - 1) * options.stride[d] + options.dilation[d] * (k - 1) + 1
+                };
+                // `padding_out` makes the transposed convolution's output the input's size
+                // (a strided convolution drops the last rows/columns that fit no step).
+                let pad = options.padding_begin();
+                let pad_out = [
+                    (input_hw[0] + 2 * pad[0]).saturating_sub(size(gh, kh, 0)),
+                    (input_hw[1] + 2 * pad[1]).saturating_sub(size(gw, kw, 1)),
+                ];
+                module::conv_transpose2d(
+                    grad,
+                    weight.clone(),
+                    None,
+                    ConvTransposeOptions::new(
+                        options.stride,
+                        pad,
+                        pad_out,
+                        options.dilation,
+                        options.groups,
+                    ),
+                )
+            }
+        }
+    }
+}
+
+/// Adds `v` to the gradient accumulated for node `j`.
+fn accumulate(grads: &mut [Option<Value>], j: usize, v: Value) -> Result<()> {
+    grads[j] = Some(match (grads[j].take(), v) {
+        (None, v) => v,
+        (Some(Value::Map(a)), Value::Map(b)) => Value::Map(a + b),
+        (Some(Value::Vec(a)), Value::Vec(b)) => Value::Vec(a + b),
+        _ => {
+            return Err(Error::Internal(format!(
+                "gradients of mismatched kinds meet at node {j}"
+            )));
+        }
+    });
+    Ok(())
+}
+
 /// A model uploaded to a device.
 pub struct Network {
     device: Device,
@@ -96,6 +217,9 @@ pub struct Network {
     inputs: Vec<Vec<usize>>,
     names: Vec<String>,
     last_use: Vec<usize>,
+    /// For a value an activation needs in the reverse pass: the first such activation (the
+    /// last the reverse pass reaches), after which the tape may drop it.
+    kept_until: Vec<Option<usize>>,
     stages: [usize; 4],
     output: usize,
     input_size: [usize; 2],
@@ -137,6 +261,7 @@ impl Network {
                         None => None,
                     },
                     options: ConvOptions::new(*stride, *padding, [1, 1], *groups),
+                    backward: OnceLock::new(),
                 },
                 Op::BatchNorm {
                     gamma,
@@ -198,8 +323,16 @@ impl Network {
                 last_use[j] = last_use[j].max(i);
             }
         }
+        let mut kept_until = vec![None; n];
+        for (i, node) in graph.nodes.iter().enumerate() {
+            if matches!(node.op, Op::Relu | Op::Relu6 | Op::Prelu { .. }) {
+                let j = node.inputs[0];
+                kept_until[j] = Some(kept_until[j].map_or(i, |k: usize| k.min(i)));
+            }
+        }
         Ok(Self {
             device,
+            kept_until,
             layers,
             inputs: graph.nodes.iter().map(|n| n.inputs.clone()).collect(),
             names: graph.nodes.iter().map(|n| n.name.clone()).collect(),
@@ -262,6 +395,33 @@ impl Network {
     /// Runs the network on `x` (`[N, 3, H, W]`, normalised), telling `observer` about
     /// BatchNorm inputs and stage outputs; returns the embedding `[N, E]`.
     pub fn forward(&self, x: Tensor<4>, observer: &mut dyn Observer) -> Result<Tensor<2>> {
+        Ok(self.run(x, observer, None)?.0)
+    }
+
+    /// [`Network::forward`], also keeping what [`Network::backward`] needs.
+    pub fn forward_taped(
+        &self,
+        x: Tensor<4>,
+        observer: &mut dyn Observer,
+    ) -> Result<(Tensor<2>, Tape)> {
+        let n = self.layers.len();
+        let tape = Tape {
+            kept: vec![None; n],
+            dims: vec![Vec::new(); n],
+        };
+        let (emb, tape) = self.run(x, observer, Some(tape))?;
+        Ok((
+            emb,
+            tape.ok_or_else(|| Error::Internal("tape lost".into()))?,
+        ))
+    }
+
+    fn run(
+        &self,
+        x: Tensor<4>,
+        observer: &mut dyn Observer,
+        mut tape: Option<Tape>,
+    ) -> Result<(Tensor<2>, Option<Tape>)> {
         let mut values: Vec<Option<Value>> = vec![None; self.layers.len()];
         let mut input = Some(x);
         for (i, layer) in self.layers.iter().enumerate() {
@@ -282,6 +442,7 @@ impl Network {
                     weight,
                     bias,
                     options,
+                    ..
                 } => Value::Map(module::conv2d(
                     arg(0)?.map(name)?,
                     weight.clone(),
@@ -353,17 +514,177 @@ impl Network {
                 Some(stage) => Value::Map(observer.stage_output(stage, i, out.map(name)?)),
                 None => out,
             };
+            if let Some(t) = tape.as_mut() {
+                t.dims[i] = match &out {
+                    Value::Map(m) => m.dims().to_vec(),
+                    Value::Vec(v) => v.dims().to_vec(),
+                };
+            }
             values[i] = Some(out);
             for &j in &self.inputs[i] {
                 if self.last_use[j] == i && j != self.output {
-                    values[j] = None;
+                    let v = values[j].take();
+                    if let Some(t) = tape.as_mut()
+                        && self.kept_until[j].is_some()
+                    {
+                        t.kept[j] = v;
+                    }
                 }
             }
         }
         match values[self.output].take() {
-            Some(Value::Vec(e)) => Ok(e),
+            Some(Value::Vec(e)) => Ok((e, tape)),
             _ => Err(Error::Internal("the embedding is not a vector".into())),
         }
+    }
+
+    /// The reverse pass after [`Network::forward_taped`]: starts from the gradients `adjoint`
+    /// injects at the BatchNorm inputs (nothing flows back from the embedding), tells it the
+    /// gradient of every stage output, and returns the gradient w.r.t. the input image (`None`
+    /// when nothing reached it). Only input gradients are computed, never weight gradients.
+    pub fn backward(&self, tape: Tape, adjoint: &mut dyn Adjoint) -> Result<Option<Tensor<4>>> {
+        let Tape { mut kept, dims } = tape;
+        let n = self.layers.len();
+        let mut grads: Vec<Option<Value>> = vec![None; n];
+        let mut input_grad = None;
+        for i in (0..n).rev() {
+            let name = &self.names[i];
+            let g = grads[i].take();
+            if let Some(stage) = self.stages.iter().position(|&s| s == i) {
+                let g = match &g {
+                    Some(Value::Map(m)) => Some(m),
+                    Some(Value::Vec(_)) => {
+                        return Err(Error::Internal(format!("stage `{name}` is not a map")));
+                    }
+                    None => None,
+                };
+                adjoint.stage_grad(stage, g);
+            }
+            let inputs = &self.inputs[i];
+            let mut kept_value = |k: usize| -> Result<Value> {
+                let j = inputs[k];
+                let v = if self.kept_until[j] == Some(i) {
+                    kept[j].take()
+                } else {
+                    kept[j].clone()
+                };
+                v.ok_or_else(|| Error::Internal(format!("`{name}`: input not kept")))
+            };
+            match &self.layers[i] {
+                Layer::Input => input_grad = g.map(|g| g.map(name)).transpose()?,
+                Layer::Conv {
+                    weight,
+                    options,
+                    backward,
+                    ..
+                } => {
+                    if let Some(g) = g {
+                        let d = &dims[inputs[0]];
+                        let hw = [d[2], d[3]];
+                        let gx = backward
+                            .get_or_init(|| ConvBackward::new(weight, options))
+                            .apply(g.map(name)?, weight, options, hw);
+                        accumulate(&mut grads, inputs[0], Value::Map(gx))?;
+                    }
+                }
+                Layer::BatchNorm { scale, stats, .. } => {
+                    if let Some(g) = g {
+                        let gx = match g {
+                            Value::Map(g) => {
+                                let c = g.dims()[1];
+                                Value::Map(g * scale.clone().reshape([1, c, 1, 1]))
+                            }
+                            Value::Vec(g) => {
+                                let c = g.dims()[1];
+                                Value::Vec(g * scale.clone().reshape([1, c]))
+                            }
+                        };
+                        accumulate(&mut grads, inputs[0], gx)?;
+                    }
+                    if stats.is_some()
+                        && let Some(seed) = adjoint.batchnorm_input_grad(i)
+                    {
+                        accumulate(&mut grads, inputs[0], Value::Map(seed))?;
+                    }
+                }
+                Layer::Prelu(alpha) => {
+                    if let Some(g) = g {
+                        let a = alpha.dims()[0];
+                        let gx = match (g, kept_value(0)?) {
+                            (Value::Map(g), Value::Map(x)) => {
+                                let alpha = alpha.clone().reshape([1, a, 1, 1]);
+                                Value::Map((g.clone() * alpha).mask_where(x.greater_elem(0.0), g))
+                            }
+                            (Value::Vec(g), Value::Vec(x)) => {
+                                let alpha = alpha.clone().reshape([1, a]);
+                                Value::Vec((g.clone() * alpha).mask_where(x.greater_elem(0.0), g))
+                            }
+                            _ => return Err(Error::Internal(format!("`{name}`: kind mismatch"))),
+                        };
+                        accumulate(&mut grads, inputs[0], gx)?;
+                    }
+                }
+                Layer::Relu | Layer::Relu6 => {
+                    if let Some(g) = g {
+                        let six = matches!(self.layers[i], Layer::Relu6);
+                        // PyTorch's conventions: ReLU passes where x > 0, ReLU6 where 0 < x < 6.
+                        let gx = match (g, kept_value(0)?) {
+                            (Value::Map(g), Value::Map(x)) => {
+                                let mut off = x.clone().lower_equal_elem(0.0);
+                                if six {
+                                    off = off.bool_or(x.greater_equal_elem(6.0));
+                                }
+                                Value::Map(g.mask_fill(off, 0.0))
+                            }
+                            (Value::Vec(g), Value::Vec(x)) => {
+                                let mut off = x.clone().lower_equal_elem(0.0);
+                                if six {
+                                    off = off.bool_or(x.greater_equal_elem(6.0));
+                                }
+                                Value::Vec(g.mask_fill(off, 0.0))
+                            }
+                            _ => return Err(Error::Internal(format!("`{name}`: kind mismatch"))),
+                        };
+                        accumulate(&mut grads, inputs[0], gx)?;
+                    }
+                }
+                Layer::Add => {
+                    if let Some(g) = g {
+                        accumulate(&mut grads, inputs[0], g.clone())?;
+                        accumulate(&mut grads, inputs[1], g)?;
+                    }
+                }
+                Layer::Flatten => {
+                    if let Some(g) = g {
+                        let d = &dims[inputs[0]];
+                        let Value::Vec(g) = g else {
+                            return Err(Error::Internal(format!("`{name}`: kind mismatch")));
+                        };
+                        accumulate(
+                            &mut grads,
+                            inputs[0],
+                            Value::Map(g.reshape([d[0], d[1], d[2], d[3]])),
+                        )?;
+                    }
+                }
+                Layer::Linear { weight_t, .. } => {
+                    if let Some(g) = g {
+                        let Value::Vec(g) = g else {
+                            return Err(Error::Internal(format!("`{name}`: kind mismatch")));
+                        };
+                        let gx = g.matmul(weight_t.clone().transpose());
+                        let d = &dims[inputs[0]];
+                        let gx = if d.len() == 4 {
+                            Value::Map(gx.reshape([d[0], d[1], d[2], d[3]]))
+                        } else {
+                            Value::Vec(gx)
+                        };
+                        accumulate(&mut grads, inputs[0], gx)?;
+                    }
+                }
+            }
+        }
+        Ok(input_grad)
     }
 
     /// Embeddings only (inference, no gradients), `[N, embedding]` row-major.

@@ -1,4 +1,4 @@
-//! The method: GraFIQs scores from one forward and one segmented backward pass.
+//! The method: GraFIQs scores from one forward and one reverse pass.
 //!
 //! # The loss
 //! For each BatchNorm layer `l` with a feature-map input (`L` of them), with per-sample channel
@@ -7,22 +7,28 @@
 //! [`bn_term`] computes one layer's term on the device; [`Activations::loss`] evaluates the same
 //! formula on host copies, as an independent check of what the device computed.
 //!
-//! # How the five gradients are obtained in one backward sweep
-//! Burn keeps gradients only for leaf tensors. The forward pass therefore cuts the graph at the
-//! four stage outputs (an [`Observer`] replacing each by a leaf): stage `k`'s output `s_k` is
-//! kept (attached to its segment) and a detached leaf copy `s_k'` (requiring grad) feeds the
-//! next segment. The BatchNorm loss terms are summed per segment. The backward then runs
-//! segment by segment from the head to the image: segment `k`'s objective is its own loss terms
-//! plus `Σ s_k · g_{k+1}`, where `g_{k+1}` is the gradient already obtained for the next
-//! stage's leaf. By the chain rule the gradient reaching each leaf is exactly `∂L/∂(that
-//! tensor)` of the full network; the total work is one forward and one backward pass.
+//! # How the five gradients are obtained in one reverse pass
+//! The loss depends on the network only through the BatchNorm inputs, so its gradient w.r.t.
+//! each of them is closed-form (see `Seeds`): the forward pass computes it beside the layer's
+//! term, and [`Network::backward`] carries these gradients back to the image, operation by
+//! operation, adding each one where its layer's input was produced. Every stage output's
+//! gradient is complete when the reverse pass reaches it; its absolute sum is that stage's
+//! score. No weight gradient is ever computed, and the work is one forward and one reverse pass.
+//!
+//! [`score_autodiff`] obtains the same gradients through Burn's autodiff, which keeps gradients
+//! only for leaf tensors: the forward pass cuts the graph at the four stage outputs (an
+//! [`Observer`] replacing each by a detached leaf copy) and the backward runs segment by segment
+//! from the head to the image, each adding `Σ s_k · g_{k+1}` (its stage output times the
+//! gradient already obtained for the next stage's leaf) to its own loss terms.
 //!
 //! Every statistic is taken per sample, so a batch gives exactly the per-image results.
+
+use std::collections::HashMap;
 
 use burn::tensor::Tensor;
 
 use crate::device::read;
-use crate::engine::{Network, Observer, RunningStats};
+use crate::engine::{Adjoint, Network, Observer, RunningStats};
 use crate::error::{Error, Result};
 use crate::model::ScoreKind;
 
@@ -204,9 +210,121 @@ impl Observer for Probe {
     }
 }
 
-/// GraFIQs scores, loss and embedding for `n` normalised images (`[N, 3, H, W]`, row-major).
-/// All device reads are asynchronous, as WebGPU requires.
+/// The forward half of a scoring pass: per BatchNorm layer, its loss term and the gradient of
+/// the whole loss w.r.t. its input, which the reverse pass injects there.
+struct Seeds {
+    /// `1 / L`.
+    inv: f32,
+    /// Σ of the layers' terms, per sample, `[N, 1]`.
+    loss: Option<Tensor<2>>,
+    /// `∂L/∂input` of each observed BatchNorm layer, by node.
+    seeds: HashMap<usize, Tensor<4>>,
+    /// The four stages' `Σ|∂L/∂output|`, per sample, filled by the reverse pass.
+    stage_sums: [Option<Tensor<2>>; 4],
+}
+
+impl Observer for Seeds {
+    fn batchnorm_input(&mut self, node: usize, input: &Tensor<4>, running: &RunningStats) {
+        // With μ, σ² the per-channel mean and biased variance over the P = H·W positions and
+        // dm = μ − running_mean, dv = σ² − running_var, a layer's term is
+        // mean_c dm² + mean_c dv², and since ∂μ/∂a = 1/P and ∂σ²/∂a = 2 (a − μ)/P:
+        // ∂term/∂a = (2 dm + 4 dv (a − μ)) / (C·P).
+        let [n, c, h, w] = input.dims();
+        let a = input.clone().reshape([n, c, h * w]);
+        let mu = a.clone().mean_dim(2); // [N, C, 1]
+        let centred = a - mu.clone();
+        let var = centred.clone().square().mean_dim(2);
+        let dm = mu.reshape([n, c]) - running.mean.clone();
+        let dv = var.reshape([n, c]) - running.var.clone();
+        let term = dm.clone().square().mean_dim(1) + dv.clone().square().mean_dim(1);
+        let k = self.inv / (c * h * w) as f32;
+        let seed = centred * dv.mul_scalar(4.0 * k).reshape([n, c, 1])
+            + dm.mul_scalar(2.0 * k).reshape([n, c, 1]);
+        self.seeds.insert(node, seed.reshape([n, c, h, w]));
+        self.loss = Some(match self.loss.take() {
+            Some(l) => l + term,
+            None => term,
+        });
+    }
+}
+
+impl Adjoint for Seeds {
+    fn batchnorm_input_grad(&mut self, node: usize) -> Option<Tensor<4>> {
+        self.seeds.remove(&node)
+    }
+
+    fn stage_grad(&mut self, stage: usize, grad: Option<&Tensor<4>>) {
+        if let Some(slot) = self.stage_sums.get_mut(stage) {
+            *slot = grad.map(|g| abs_sum(g.clone()));
+        }
+    }
+}
+
+/// `Σ|g|` per sample, `[N, 1]`.
+fn abs_sum(g: Tensor<4>) -> Tensor<2> {
+    let [b, c, h, w] = g.dims();
+    g.abs().reshape([b, c * h * w]).sum_dim(1)
+}
+
+/// GraFIQs scores, loss and embedding for `n` normalised images (`[N, 3, H, W]`, row-major):
+/// one forward pass that also yields each BatchNorm layer's loss gradient, and one reverse pass
+/// ([`Network::backward`]) that carries them to the image. All device reads are asynchronous, as
+/// WebGPU requires.
 pub async fn score(net: &Network, data: Vec<f32>, n: usize) -> Result<Vec<Raw>> {
+    let x = net.input(data, n)?.without_autodiff();
+    let inv = 1.0 / net.observed_batchnorms().max(1) as f64;
+    let mut seeds = Seeds {
+        inv: inv as f32,
+        loss: None,
+        seeds: HashMap::new(),
+        stage_sums: Default::default(),
+    };
+    let (embedding, tape) = net.forward_taped(x, &mut seeds)?;
+    let image = net.backward(tape, &mut seeds)?;
+    let host = net.device().clone().without_autodiff();
+    let zeros = || Tensor::<2>::zeros([n, 1], &host);
+    let mut columns = vec![image.map(abs_sum).unwrap_or_else(zeros)];
+    columns.extend(
+        seeds
+            .stage_sums
+            .into_iter()
+            .map(|s| s.unwrap_or_else(zeros)),
+    );
+    columns.push(seeds.loss.map(|l| l.mul_scalar(inv)).unwrap_or_else(zeros));
+    let table = read(Tensor::cat(columns, 1)).await?; // [N, 6]
+    let emb = read(embedding).await?;
+    raw_results(&table, &emb, n, net.embedding_size())
+}
+
+/// Splits the `[N, 6]` table (five scores, loss) and the embeddings into per-image results;
+/// a non-finite value is an input error.
+fn raw_results(table: &[f32], emb: &[f32], n: usize, e: usize) -> Result<Vec<Raw>> {
+    let mut out = Vec::with_capacity(n);
+    for (i, row) in table.chunks_exact(6).enumerate().take(n) {
+        if let Some(bad) = row.iter().find(|v| !v.is_finite()) {
+            return Err(Error::Input(format!(
+                "image {i} produced a non-finite score ({bad}); check the input values"
+            )));
+        }
+        out.push(Raw {
+            scores: Scores {
+                image: row[0] as f64,
+                block1: row[1] as f64,
+                block2: row[2] as f64,
+                block3: row[3] as f64,
+                block4: row[4] as f64,
+            },
+            loss: row[5] as f64,
+            embedding: emb.get(i * e..(i + 1) * e).unwrap_or_default().to_vec(),
+        });
+    }
+    Ok(out)
+}
+
+/// The same results through Burn's autodiff (segmented backward, module docs); kept to compare
+/// the two reverse passes.
+#[doc(hidden)]
+pub async fn score_autodiff(net: &Network, data: Vec<f32>, n: usize) -> Result<Vec<Raw>> {
     let x = net.input(data, n)?.require_grad();
     let mut seg = Segmented::default();
     let embedding = net.forward(x.clone(), &mut seg)?;
@@ -265,27 +383,7 @@ pub async fn score(net: &Network, data: Vec<f32>, n: usize) -> Result<Vec<Raw>> 
         .unwrap_or_else(|| Tensor::zeros([n, 1], &host));
     let table = read(Tensor::cat(vec![table, losses], 1)).await?; // [N, 6]
     let emb = read(embedding.detach().without_autodiff()).await?;
-    let e = net.embedding_size();
-    let mut out = Vec::with_capacity(n);
-    for (i, row) in table.chunks_exact(6).enumerate().take(n) {
-        if let Some(bad) = row.iter().find(|v| !v.is_finite()) {
-            return Err(Error::Input(format!(
-                "image {i} produced a non-finite score ({bad}); check the input values"
-            )));
-        }
-        out.push(Raw {
-            scores: Scores {
-                image: row[0] as f64,
-                block1: row[1] as f64,
-                block2: row[2] as f64,
-                block3: row[3] as f64,
-                block4: row[4] as f64,
-            },
-            loss: row[5] as f64,
-            embedding: emb.get(i * e..(i + 1) * e).unwrap_or_default().to_vec(),
-        });
-    }
-    Ok(out)
+    raw_results(&table, &emb, n, net.embedding_size())
 }
 
 /// Per-layer BatchNorm input statistics, stage outputs and embedding for `n` normalised
