@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use burn::tensor::Tensor;
 
 use crate::device::read;
-use crate::engine::{Adjoint, Network, Observer, RunningStats};
+use crate::engine::{Adjoint, Network, Observer, RunningStats, fused};
 use crate::error::{Error, Result};
 use crate::model::ScoreKind;
 
@@ -212,7 +212,8 @@ impl Observer for Probe {
 
 /// The forward half of a scoring pass: per BatchNorm layer, its loss term and the gradient of
 /// the whole loss w.r.t. its input, which the reverse pass injects there.
-struct Seeds {
+struct Seeds<'a> {
+    net: &'a Network,
     /// `1 / L`.
     inv: f32,
     /// Σ of the layers' terms, per sample, `[N, 1]`.
@@ -221,14 +222,53 @@ struct Seeds {
     seeds: HashMap<usize, Tensor<4>>,
     /// The four stages' `Σ|∂L/∂output|`, per sample, filled by the reverse pass.
     stage_sums: [Option<Tensor<2>>; 4],
+    /// The first failure of a hook (hooks cannot return errors).
+    error: Option<Error>,
 }
 
-impl Observer for Seeds {
+impl Seeds<'_> {
+    /// [`Observer::batchnorm_input`] on the CPU: statistics, term and seed in two passes over
+    /// each channel plane.
+    fn batchnorm_input_cpu(&mut self, node: usize, input: &Tensor<4>) -> Result<()> {
+        let [n, c, h, w] = input.dims();
+        let (rm, rv) = self
+            .net
+            .running_stats(node)
+            .ok_or_else(|| Error::Internal(format!("no running statistics for node {node}")))?;
+        let p = h * w;
+        let k = self.inv as f64 / (c * p) as f64;
+        let mut seed = Vec::with_capacity(n * c * p);
+        let mut terms = vec![0f32; n];
+        // Planes come in storage order, so the seed is written front to back.
+        fused::channel_moments(input, |sample, ch, plane, mean, var| {
+            let dm = mean - rm[ch] as f64;
+            let dv = var - rv[ch] as f64;
+            terms[sample] += ((dm * dm + dv * dv) / c as f64) as f32;
+            let (a, b, m) = ((4.0 * dv * k) as f32, (2.0 * dm * k) as f32, mean as f32);
+            seed.extend(plane.iter().map(|&x| a * (x - m) + b));
+        })?;
+        self.seeds.insert(node, fused::from_vec(seed, [n, c, h, w]));
+        let term = fused::from_vec(terms, [n, 1]);
+        self.loss = Some(match self.loss.take() {
+            Some(l) => l + term,
+            None => term,
+        });
+        Ok(())
+    }
+}
+
+impl Observer for Seeds<'_> {
     fn batchnorm_input(&mut self, node: usize, input: &Tensor<4>, running: &RunningStats) {
         // With μ, σ² the per-channel mean and biased variance over the P = H·W positions and
         // dm = μ − running_mean, dv = σ² − running_var, a layer's term is
         // mean_c dm² + mean_c dv², and since ∂μ/∂a = 1/P and ∂σ²/∂a = 2 (a − μ)/P:
         // ∂term/∂a = (2 dm + 4 dv (a − μ)) / (C·P).
+        if fused::on_cpu(input) {
+            if let Err(e) = self.batchnorm_input_cpu(node, input) {
+                self.error.get_or_insert(e);
+            }
+            return;
+        }
         let [n, c, h, w] = input.dims();
         let a = input.clone().reshape([n, c, h * w]);
         let mu = a.clone().mean_dim(2); // [N, C, 1]
@@ -248,22 +288,21 @@ impl Observer for Seeds {
     }
 }
 
-impl Adjoint for Seeds {
+impl Adjoint for Seeds<'_> {
     fn batchnorm_input_grad(&mut self, node: usize) -> Option<Tensor<4>> {
         self.seeds.remove(&node)
     }
 
     fn stage_grad(&mut self, stage: usize, grad: Option<&Tensor<4>>) {
-        if let Some(slot) = self.stage_sums.get_mut(stage) {
-            *slot = grad.map(|g| abs_sum(g.clone()));
+        if let (Some(slot), Some(g)) = (self.stage_sums.get_mut(stage), grad) {
+            match fused::abs_sum(g.clone()) {
+                Ok(s) => *slot = Some(s),
+                Err(e) => {
+                    self.error.get_or_insert(e);
+                }
+            }
         }
     }
-}
-
-/// `Σ|g|` per sample, `[N, 1]`.
-fn abs_sum(g: Tensor<4>) -> Tensor<2> {
-    let [b, c, h, w] = g.dims();
-    g.abs().reshape([b, c * h * w]).sum_dim(1)
 }
 
 /// GraFIQs scores, loss and embedding for `n` normalised images (`[N, 3, H, W]`, row-major):
@@ -274,16 +313,25 @@ pub async fn score(net: &Network, data: Vec<f32>, n: usize) -> Result<Vec<Raw>> 
     let x = net.input(data, n)?.without_autodiff();
     let inv = 1.0 / net.observed_batchnorms().max(1) as f64;
     let mut seeds = Seeds {
+        net,
         inv: inv as f32,
         loss: None,
         seeds: HashMap::new(),
         stage_sums: Default::default(),
+        error: None,
     };
     let (embedding, tape) = net.forward_taped(x, &mut seeds)?;
     let image = net.backward(tape, &mut seeds)?;
+    if let Some(e) = seeds.error {
+        return Err(e);
+    }
     let host = net.device().clone().without_autodiff();
     let zeros = || Tensor::<2>::zeros([n, 1], &host);
-    let mut columns = vec![image.map(abs_sum).unwrap_or_else(zeros)];
+    let image = match image {
+        Some(g) => fused::abs_sum(g)?,
+        None => zeros(),
+    };
+    let mut columns = vec![image];
     columns.extend(
         seeds
             .stage_sums

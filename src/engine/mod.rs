@@ -15,10 +15,13 @@ use std::sync::OnceLock;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Tensor, TensorData, activation, module};
 
+pub mod fused;
+
 use crate::device::{read, upload, upload_vec};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::model::graph::{Op, Param};
+use fused::Activation;
 
 #[allow(clippy::large_enum_variant)] // one per node, built once
 enum Layer {
@@ -32,14 +35,17 @@ enum Layer {
         backward: OnceLock<ConvBackward>,
     },
     BatchNorm {
-        /// `γ / √(var + ε)` and `β − mean · scale`, per channel.
+        /// `γ / √(var + ε)` and `β − mean · scale`, per channel (on the device and on the host,
+        /// for the fused CPU kernels).
         scale: Tensor<1>,
         shift: Tensor<1>,
+        scale_host: Vec<f32>,
+        shift_host: Vec<f32>,
         /// Running statistics `[1, C]`, present for layers with a 4-D input (the ones the
         /// observer hears about).
         stats: Option<RunningStats>,
     },
-    Prelu(Tensor<1>),
+    Prelu(Tensor<1>, Vec<f32>),
     Relu,
     Relu6,
     Add,
@@ -295,10 +301,14 @@ impl Network {
                     Layer::BatchNorm {
                         scale: upload_vec(&scale, &inner),
                         shift: upload_vec(&shift, &inner),
+                        scale_host: scale,
+                        shift_host: shift,
                         stats,
                     }
                 }
-                Op::Prelu { alpha } => Layer::Prelu(upload::<1>(p(alpha)?, &inner)?),
+                Op::Prelu { alpha } => {
+                    Layer::Prelu(upload::<1>(p(alpha)?, &inner)?, p(alpha)?.data.clone())
+                }
                 Op::Relu => Layer::Relu,
                 Op::Relu6 => Layer::Relu6,
                 Op::Add => Layer::Add,
@@ -425,11 +435,21 @@ impl Network {
         let mut values: Vec<Option<Value>> = vec![None; self.layers.len()];
         let mut input = Some(x);
         for (i, layer) in self.layers.iter().enumerate() {
-            let arg = |k: usize| -> Result<Value> {
+            // A value's last use takes it (so that kernels may work in place), keeping a copy
+            // for the reverse pass when an activation needs it there.
+            let mut arg = |k: usize| -> Result<Value> {
                 let j = self.inputs[i][k];
-                values[j]
-                    .clone()
-                    .ok_or_else(|| Error::Internal(format!("value of node {j} was released")))
+                let once = self.inputs[i].iter().filter(|&&x| x == j).count() == 1;
+                let v = if once && self.last_use[j] == i && j != self.output {
+                    let v = values[j].take();
+                    if let (Some(t), Some(_)) = (tape.as_mut(), self.kept_until[j]) {
+                        t.kept[j] = v.clone();
+                    }
+                    v
+                } else {
+                    values[j].clone()
+                };
+                v.ok_or_else(|| Error::Internal(format!("value of node {j} was released")))
             };
             let name = &self.names[i];
             let out = match layer {
@@ -452,17 +472,19 @@ impl Network {
                 Layer::BatchNorm {
                     scale,
                     shift,
+                    scale_host,
+                    shift_host,
                     stats,
                 } => match arg(0)? {
                     Value::Map(a) => {
                         if let Some(s) = stats {
                             observer.batchnorm_input(i, &a, s);
                         }
-                        let c = a.dims()[1];
-                        Value::Map(
-                            a * scale.clone().reshape([1, c, 1, 1])
-                                + shift.clone().reshape([1, c, 1, 1]),
-                        )
+                        Value::Map(fused::batchnorm(
+                            a,
+                            (scale, scale_host),
+                            (shift, shift_host),
+                        )?)
                     }
                     Value::Vec(a) => {
                         let c = a.dims()[1];
@@ -471,18 +493,20 @@ impl Network {
                         )
                     }
                 },
-                Layer::Prelu(alpha) => match arg(0)? {
-                    Value::Map(a) => Value::Map(activation::prelu(a, alpha.clone())),
+                Layer::Prelu(alpha, alpha_host) => match arg(0)? {
+                    Value::Map(a) => Value::Map(fused::prelu(a, (alpha, alpha_host))?),
                     Value::Vec(a) => Value::Vec(activation::prelu(a, alpha.clone())),
                 },
-                Layer::Relu => match arg(0)? {
-                    Value::Map(a) => Value::Map(activation::relu(a)),
-                    Value::Vec(a) => Value::Vec(activation::relu(a)),
-                },
-                Layer::Relu6 => match arg(0)? {
-                    Value::Map(a) => Value::Map(a.clamp(0.0, 6.0)),
-                    Value::Vec(a) => Value::Vec(a.clamp(0.0, 6.0)),
-                },
+                Layer::Relu | Layer::Relu6 => {
+                    let kind = match layer {
+                        Layer::Relu6 => Activation::Relu6,
+                        _ => Activation::Relu,
+                    };
+                    match arg(0)? {
+                        Value::Map(a) => Value::Map(fused::activation(kind, a)?),
+                        Value::Vec(a) => Value::Vec(fused::activation(kind, a)?),
+                    }
+                }
                 Layer::Add => match (arg(0)?, arg(1)?) {
                     (Value::Map(a), Value::Map(b)) => Value::Map(a + b),
                     (Value::Vec(a), Value::Vec(b)) => Value::Vec(a + b),
@@ -522,13 +546,13 @@ impl Network {
             }
             values[i] = Some(out);
             for &j in &self.inputs[i] {
-                if self.last_use[j] == i && j != self.output {
-                    let v = values[j].take();
-                    if let Some(t) = tape.as_mut()
-                        && self.kept_until[j].is_some()
-                    {
-                        t.kept[j] = v;
-                    }
+                if self.last_use[j] == i
+                    && j != self.output
+                    && let Some(v) = values[j].take()
+                    && let Some(t) = tape.as_mut()
+                    && self.kept_until[j].is_some()
+                {
+                    t.kept[j] = Some(v);
                 }
             }
         }
@@ -587,33 +611,37 @@ impl Network {
                         accumulate(&mut grads, inputs[0], Value::Map(gx))?;
                     }
                 }
-                Layer::BatchNorm { scale, stats, .. } => {
-                    if let Some(g) = g {
-                        let gx = match g {
-                            Value::Map(g) => {
-                                let c = g.dims()[1];
-                                Value::Map(g * scale.clone().reshape([1, c, 1, 1]))
-                            }
-                            Value::Vec(g) => {
-                                let c = g.dims()[1];
-                                Value::Vec(g * scale.clone().reshape([1, c]))
-                            }
-                        };
+                Layer::BatchNorm {
+                    scale,
+                    scale_host,
+                    stats,
+                    ..
+                } => {
+                    let seed = match stats {
+                        Some(_) => adjoint.batchnorm_input_grad(i),
+                        None => None,
+                    };
+                    let gx = match g {
+                        Some(Value::Vec(g)) => {
+                            let c = g.dims()[1];
+                            Some(Value::Vec(g * scale.clone().reshape([1, c])))
+                        }
+                        Some(Value::Map(g)) => {
+                            fused::batchnorm_backward(Some(g), (scale, scale_host), seed)?
+                                .map(Value::Map)
+                        }
+                        None => seed.map(Value::Map),
+                    };
+                    if let Some(gx) = gx {
                         accumulate(&mut grads, inputs[0], gx)?;
                     }
-                    if stats.is_some()
-                        && let Some(seed) = adjoint.batchnorm_input_grad(i)
-                    {
-                        accumulate(&mut grads, inputs[0], Value::Map(seed))?;
-                    }
                 }
-                Layer::Prelu(alpha) => {
+                Layer::Prelu(alpha, alpha_host) => {
                     if let Some(g) = g {
                         let a = alpha.dims()[0];
                         let gx = match (g, kept_value(0)?) {
                             (Value::Map(g), Value::Map(x)) => {
-                                let alpha = alpha.clone().reshape([1, a, 1, 1]);
-                                Value::Map((g.clone() * alpha).mask_where(x.greater_elem(0.0), g))
+                                Value::Map(fused::prelu_backward(g, &x, (alpha, alpha_host))?)
                             }
                             (Value::Vec(g), Value::Vec(x)) => {
                                 let alpha = alpha.clone().reshape([1, a]);
@@ -626,22 +654,17 @@ impl Network {
                 }
                 Layer::Relu | Layer::Relu6 => {
                     if let Some(g) = g {
-                        let six = matches!(self.layers[i], Layer::Relu6);
                         // PyTorch's conventions: ReLU passes where x > 0, ReLU6 where 0 < x < 6.
+                        let kind = match self.layers[i] {
+                            Layer::Relu6 => Activation::Relu6,
+                            _ => Activation::Relu,
+                        };
                         let gx = match (g, kept_value(0)?) {
                             (Value::Map(g), Value::Map(x)) => {
-                                let mut off = x.clone().lower_equal_elem(0.0);
-                                if six {
-                                    off = off.bool_or(x.greater_equal_elem(6.0));
-                                }
-                                Value::Map(g.mask_fill(off, 0.0))
+                                Value::Map(fused::activation_backward(kind, g, &x)?)
                             }
                             (Value::Vec(g), Value::Vec(x)) => {
-                                let mut off = x.clone().lower_equal_elem(0.0);
-                                if six {
-                                    off = off.bool_or(x.greater_equal_elem(6.0));
-                                }
-                                Value::Vec(g.mask_fill(off, 0.0))
+                                Value::Vec(fused::activation_backward(kind, g, &x)?)
                             }
                             _ => return Err(Error::Internal(format!("`{name}`: kind mismatch"))),
                         };
