@@ -3,7 +3,7 @@
 //! coloured square in the top-left corner (red, green, blue) so a test can tell which segment a
 //! captured frame came from.
 //!
-//! `cargo run --release --example fake_camera -- <face.jpg> <out.y4m> [seconds per segment]`
+//! `cargo run --release --example fake_camera -- <face.jpg> <out.y4m> [seconds per segment] [frames/s, default 10]`
 
 use std::io::Write;
 
@@ -12,17 +12,17 @@ use grafiqs::degrade;
 
 const W: usize = 640;
 const H: usize = 480;
-const FPS: usize = 10;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let face = args
         .next()
-        .ok_or("usage: fake_camera <face.jpg> <out.y4m> [seconds]")?;
+        .ok_or("usage: fake_camera <face.jpg> <out.y4m> [seconds] [fps]")?;
     let out = args
         .next()
-        .ok_or("usage: fake_camera <face.jpg> <out.y4m> [seconds]")?;
+        .ok_or("usage: fake_camera <face.jpg> <out.y4m> [seconds] [fps]")?;
     let seconds: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(6);
+    let fps: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(10);
     let face = RgbImage::decode(&std::fs::read(face)?)?;
     let side = 400;
     let face = face.resized(side, side);
@@ -36,11 +36,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
     ];
     let mut file = std::io::BufWriter::new(std::fs::File::create(&out)?);
-    writeln!(file, "YUV4MPEG2 W{W} H{H} F{FPS}:1 Ip A1:1 C420")?;
+    writeln!(file, "YUV4MPEG2 W{W} H{H} F{fps}:1 Ip A1:1 C420")?;
     for (name, marker, img) in &segments {
         let frame = compose(img, *marker);
         let yuv = to_i420(&frame);
-        for _ in 0..seconds * FPS {
+        for _ in 0..seconds * fps {
             file.write_all(b"FRAME\n")?;
             file.write_all(&yuv)?;
         }

@@ -5,13 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 target_dir=${CARGO_TARGET_DIR:-target}
 out=${PKG_DIR:-pkg}
+profile=${WASM_PROFILE:-wasm-release}
 
-cargo build --lib --target wasm32-unknown-unknown --no-default-features --features wgpu --profile wasm-release
+cargo build --lib --target wasm32-unknown-unknown --no-default-features --features wgpu --profile "$profile"
 rm -rf "$out"
 mkdir -p "$out"
 wasm-bindgen --target web --out-dir "$out" --out-name grafiqs_wasm \
   --remove-name-section --remove-producers-section --experimental-reset-state-function \
-  "$target_dir/wasm32-unknown-unknown/wasm-release/grafiqs.wasm"
+  "$target_dir/wasm32-unknown-unknown/$profile/grafiqs.wasm"
 cp pkg-config/grafiqs.js pkg-config/grafiqs.d.ts pkg-config/worker.js pkg-config/worker-client.js \
    pkg-config/worker-client.d.ts pkg-config/capture-client.js pkg-config/capture-worker.js \
    pkg-config/capture-fields.js pkg-config/README.md LICENSE-MIT LICENSE-APACHE \

@@ -245,7 +245,7 @@ impl Seeds<'_> {
             let dv = var - rv[ch] as f64;
             terms[sample] += ((dm * dm + dv * dv) / c as f64) as f32;
             let (a, b, m) = ((4.0 * dv * k) as f32, (2.0 * dm * k) as f32, mean as f32);
-            seed.extend(plane.iter().map(|&x| a * (x - m) + b));
+            fused::affine_into(plane, m, a, b, &mut seed);
         })?;
         self.seeds.insert(node, fused::from_vec(seed, [n, c, h, w]));
         let term = fused::from_vec(terms, [n, 1]);

@@ -11,6 +11,7 @@
 use burn::tensor::{DType, Tensor, TensorData};
 use burn_flex::{Flex, FlexTensor};
 
+use super::lanes::{self, F4};
 use crate::error::{Error, Result};
 
 /// Which element-wise function an activation's reverse pass applies.
@@ -98,10 +99,8 @@ pub fn batchnorm(
     }
     let mut f = owned(a)?;
     planes_mut(f.storage_mut::<f32>(), dims, |c, plane| {
-        let (s, t) = (scale.1[c], shift.1[c]);
-        for v in plane {
-            *v = *v * s + t;
-        }
+        let (s, t) = (F4::splat(scale.1[c]), F4::splat(shift.1[c]));
+        lanes::map_inplace(plane, |v| v.mul(s).add(t));
     });
     Ok(back(f))
 }
@@ -121,7 +120,10 @@ pub fn activation<const D: usize>(kind: Activation, x: Tensor<D>) -> Result<Tens
         Activation::Relu => f32::INFINITY,
         Activation::Relu6 => 6.0,
     };
-    let out: Vec<f32> = values(&xs)?.iter().map(|&v| v.max(0.0).min(hi)).collect();
+    let x = values(&xs)?;
+    let mut out = Vec::with_capacity(x.len());
+    let hi = F4::splat(hi);
+    lanes::map_into(x, &mut out, |v| v.clamp0(hi));
     Ok(from_vec(out, dims))
 }
 
@@ -134,10 +136,8 @@ pub fn prelu(x: Tensor<4>, alpha: (&Tensor<1>, &[f32])) -> Result<Tensor<4>> {
     let dims = x.dims();
     let mut f = owned(x)?;
     planes_mut(f.storage_mut::<f32>(), dims, |c, plane| {
-        let a = alpha.1.get(c).or(alpha.1.first()).copied().unwrap_or(0.0);
-        for v in plane {
-            *v = if *v > 0.0 { *v } else { *v * a };
-        }
+        let a = F4::splat(alpha.1.get(c).or(alpha.1.first()).copied().unwrap_or(0.0));
+        lanes::map_inplace(plane, |v| v.where_positive(v, v.mul(a)));
     });
     Ok(back(f))
 }
@@ -168,9 +168,8 @@ pub fn activation_backward<const D: usize>(
         Activation::Relu => f32::INFINITY,
         Activation::Relu6 => 6.0,
     };
-    for (g, &x) in g.iter_mut().zip(xv) {
-        *g = if x > 0.0 && x < hi { *g } else { 0.0 };
-    }
+    let hi = F4::splat(hi);
+    lanes::zip_inplace(g, xv, |g, x| g.where_between(x, hi));
     Ok(back(f))
 }
 
@@ -196,10 +195,8 @@ pub fn prelu_backward(
     let plane = dims[2] * dims[3];
     let mut offset = 0;
     planes_mut(f.storage_mut::<f32>(), dims, |c, g| {
-        let a = alpha.1.get(c).or(alpha.1.first()).copied().unwrap_or(0.0);
-        for (g, &x) in g.iter_mut().zip(&xv[offset..offset + plane]) {
-            *g = if x > 0.0 { *g } else { *g * a };
-        }
+        let a = F4::splat(alpha.1.get(c).or(alpha.1.first()).copied().unwrap_or(0.0));
+        lanes::zip_inplace(g, &xv[offset..offset + plane], |g, x| g.where_positive(x, g.mul(a)));
         offset += plane;
     });
     Ok(back(f))
@@ -234,40 +231,25 @@ pub fn batchnorm_backward(
             let plane = dims[2] * dims[3];
             let mut offset = 0;
             planes_mut(f.storage_mut::<f32>(), dims, |c, g| {
-                let s = scale.1[c];
-                for (g, &t) in g.iter_mut().zip(&sv[offset..offset + plane]) {
-                    *g = *g * s + t;
-                }
+                let s = F4::splat(scale.1[c]);
+                lanes::zip_inplace(g, &sv[offset..offset + plane], |g, t| g.mul(s).add(t));
                 offset += plane;
             });
         }
         None => planes_mut(f.storage_mut::<f32>(), dims, |c, g| {
-            let s = scale.1[c];
-            for g in g {
-                *g *= s;
-            }
+            let s = F4::splat(scale.1[c]);
+            lanes::map_inplace(g, |g| g.mul(s));
         }),
     }
     Ok(Some(back(f)))
 }
 
-/// `Σ f(x)` over `v`: 16 f32 lanes the compiler vectorises, added up in f64 every 4096 values
-/// (a plain f64 sum is a chain of dependent additions, several times slower).
-fn sum_by_lanes(v: &[f32], f: impl Fn(f32) -> f32) -> f64 {
-    let mut total = 0f64;
-    for block in v.chunks(4096) {
-        let mut acc = [0f32; 16];
-        let chunks = block.chunks_exact(16);
-        let rest = chunks.remainder();
-        for ch in chunks {
-            for (a, &x) in acc.iter_mut().zip(ch) {
-                *a += f(x);
-            }
-        }
-        total += acc.iter().map(|&a| a as f64).sum::<f64>();
-        total += rest.iter().map(|&x| f(x) as f64).sum::<f64>();
-    }
-    total
+/// `Σ f(x)` over `v`: f32 lanes, added up in f64 every 4096 values (a plain f64 sum is a chain
+/// of dependent additions, several times slower).
+fn sum_by_lanes(v: &[f32], f: impl Fn(F4) -> F4) -> f64 {
+    v.chunks(4096)
+        .map(|block| lanes::sum_map(block, &f) as f64)
+        .sum()
 }
 
 /// Per-sample `Σ|x|` of a `[N, C, H, W]` map, `[N, 1]`.
@@ -280,7 +262,7 @@ pub fn abs_sum(x: Tensor<4>) -> Result<Tensor<2>> {
     let v = values(&f)?;
     let sums = v
         .chunks_exact((c * h * w).max(1))
-        .map(|s| sum_by_lanes(s, f32::abs) as f32)
+        .map(|s| sum_by_lanes(s, F4::abs) as f32)
         .collect();
     Ok(from_vec(sums, [n, 1]))
 }
@@ -297,9 +279,15 @@ pub fn channel_moments(
     let p = (h * w).max(1);
     for (k, plane) in v.chunks_exact(p).enumerate() {
         let mean = sum_by_lanes(plane, |x| x) / p as f64;
-        let m = mean as f32;
-        let var = sum_by_lanes(plane, |x| (x - m) * (x - m)) / p as f64;
+        let m = F4::splat(mean as f32);
+        let var = sum_by_lanes(plane, |x| x.sub(m).mul(x.sub(m))) / p as f64;
         f(k / c.max(1), k % c.max(1), plane, mean, var);
     }
     Ok(())
+}
+
+/// Appends `a · (x − m) + b` for every value of `x` to `out`.
+pub fn affine_into(x: &[f32], m: f32, a: f32, b: f32, out: &mut Vec<f32>) {
+    let (m, a, b) = (F4::splat(m), F4::splat(a), F4::splat(b));
+    lanes::map_into(x, out, |v| v.sub(m).mul(a).add(b));
 }

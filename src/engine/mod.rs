@@ -16,6 +16,7 @@ use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Tensor, TensorData, activation, module};
 
 pub mod fused;
+mod lanes;
 
 use crate::device::{read, upload, upload_vec};
 use crate::error::{Error, Result};
@@ -120,6 +121,7 @@ pub struct Tape {
 }
 
 /// How a convolution's input gradient is computed.
+#[allow(clippy::large_enum_variant)] // one per convolution, built once
 enum ConvBackward {
     /// Stride 1: a convolution of the output gradient with the flipped kernel, input and output
     /// channels swapped per group (the same fast kernels as the forward pass).

@@ -106,12 +106,13 @@ export const KINDS = ['image', 'block1', 'block2', 'block3', 'block4'];
 
 /**
  * Writes the fake camera's Y4M video (a shared face photo: clean, darkened and blurred
- * segments of `seconds` each, marked red, green and blue; examples/fake_camera.rs) to `file`.
+ * segments of `seconds` each at `fps` frames/s, marked red, green and blue; examples/fake_camera.rs)
+ * to `file`.
  */
-export function fakeCameraVideo(file, seconds = 6) {
+export function fakeCameraVideo(file, seconds = 6, fps = 10) {
   const maker = path.join(process.env.CARGO_TARGET_DIR ?? path.join(root, 'target'), 'release/examples/fake_camera');
   if (!existsSync(maker)) throw new Error(`build the example first: ${maker}`);
-  execFileSync(maker, [path.join(assets, 'faces/lfw-colour/Alberto_Fujimori_0001.jpg'), file, String(seconds)], { stdio: 'pipe' });
+  execFileSync(maker, [path.join(assets, 'faces/lfw-colour/Alberto_Fujimori_0001.jpg'), file, String(seconds), String(fps)], { stdio: 'pipe' });
   return file;
 }
 

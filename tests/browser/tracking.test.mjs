@@ -117,3 +117,50 @@ test('assessFrame({ track: true }) in wasm follows native tracking and full dete
   );
   assert.deepEqual(errors, []);
 });
+
+test('CaptureSession on the main thread tracks the faces of its video (track: false detects every frame)', { skip: !h.haveAssets() && 'no assets' }, async () => {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${server.url}/`);
+  await page.waitForFunction(() => window.grafiqs);
+  const files = native.frames.map((f) => `/seq/${f.file}`);
+  const r = await page.evaluate(async (files) => {
+    const frames = await Promise.all(files.map((f) => rgbaOf(f)));
+    // The sequence plays on a canvas, looped, as a 15 frames/s video.
+    const canvas = document.createElement('canvas');
+    canvas.width = frames[0].width;
+    canvas.height = frames[0].height;
+    const ctx = canvas.getContext('2d');
+    let k = 0;
+    const paint = () => ctx.putImageData(new ImageData(new Uint8ClampedArray(frames[k++ % frames.length].data), canvas.width, canvas.height), 0, 0);
+    paint();
+    const timer = setInterval(paint, 66);
+    const video = document.createElement('video');
+    video.muted = true;
+    video.srcObject = canvas.captureStream(15);
+    await video.play();
+    const run = async (track) => {
+      const a = await grafiqs.createAssessor({ backend: 'cpu', model: null });
+      const s = new grafiqs.CaptureSession(a, video, { fps: 15, ...(track === undefined ? {} : { track }) });
+      const faces = [];
+      s.start();
+      await new Promise((done) => {
+        const check = setInterval(() => s.stats.frames >= 8 && (clearInterval(check), done()), 20);
+      });
+      s.stop();
+      const stats = a.trackStats;
+      a.dispose();
+      return { stats, frames: s.stats.frames, faces };
+    };
+    const byDefault = await run(undefined);
+    const off = await run(false);
+    clearInterval(timer);
+    return { byDefault, off };
+  }, files);
+  const d = r.byDefault.stats;
+  assert.ok(d.tracked > 0 && d.detected > 0, `default session: ${JSON.stringify(d)}`);
+  assert.ok(d.tracked + d.detected >= 8, `every session frame went through tracking: ${JSON.stringify(d)}`);
+  assert.deepEqual(r.off.stats, { detected: 0, tracked: 0 }, 'track: false never uses the tracker');
+  assert.deepEqual(errors, []);
+});

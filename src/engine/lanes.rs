@@ -1,0 +1,222 @@
+//! Four f32 lanes for the fused kernels: WebAssembly SIMD (`simd128`) in the browser build,
+//! plain arrays elsewhere.
+//!
+//! The browser build is optimised for size, and at that level the compiler does not vectorise
+//! loops, so the kernels spell the four lanes out: on wasm32 each operation is one `v128`
+//! instruction; natively (optimised for speed) the compiler vectorises the array code itself.
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod imp {
+    use core::arch::wasm32::*;
+
+    /// Four f32 lanes.
+    #[derive(Clone, Copy)]
+    pub struct F4(v128);
+
+    impl F4 {
+        #[inline(always)]
+        pub fn splat(x: f32) -> Self {
+            F4(f32x4_splat(x))
+        }
+        #[inline(always)]
+        pub fn load(s: &[f32]) -> Self {
+            assert!(s.len() >= 4);
+            // SAFETY: four readable f32 (checked above); v128_load takes unaligned addresses.
+            F4(unsafe { v128_load(s.as_ptr() as *const v128) })
+        }
+        #[inline(always)]
+        pub fn store(self, s: &mut [f32]) {
+            assert!(s.len() >= 4);
+            // SAFETY: four writable f32 (checked above); unaligned stores are allowed.
+            unsafe { v128_store(s.as_mut_ptr() as *mut v128, self.0) }
+        }
+        #[inline(always)]
+        pub fn add(self, o: Self) -> Self {
+            F4(f32x4_add(self.0, o.0))
+        }
+        #[inline(always)]
+        pub fn sub(self, o: Self) -> Self {
+            F4(f32x4_sub(self.0, o.0))
+        }
+        #[inline(always)]
+        pub fn mul(self, o: Self) -> Self {
+            F4(f32x4_mul(self.0, o.0))
+        }
+        #[inline(always)]
+        pub fn abs(self) -> Self {
+            F4(f32x4_abs(self.0))
+        }
+        /// `min(max(self, 0), hi)`.
+        #[inline(always)]
+        pub fn clamp0(self, hi: Self) -> Self {
+            F4(f32x4_pmin(hi.0, f32x4_pmax(f32x4_splat(0.0), self.0)))
+        }
+        /// `if 0 < x < hi { self } else { 0 }`, lane by lane.
+        #[inline(always)]
+        pub fn where_between(self, x: Self, hi: Self) -> Self {
+            let m = v128_and(f32x4_gt(x.0, f32x4_splat(0.0)), f32x4_lt(x.0, hi.0));
+            F4(v128_and(self.0, m))
+        }
+        /// `if x > 0 { self } else { other }`, lane by lane.
+        #[inline(always)]
+        pub fn where_positive(self, x: Self, other: Self) -> Self {
+            F4(v128_bitselect(self.0, other.0, f32x4_gt(x.0, f32x4_splat(0.0))))
+        }
+        #[inline(always)]
+        pub fn sum(self) -> f32 {
+            f32x4_extract_lane::<0>(self.0)
+                + f32x4_extract_lane::<1>(self.0)
+                + f32x4_extract_lane::<2>(self.0)
+                + f32x4_extract_lane::<3>(self.0)
+        }
+    }
+}
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+mod imp {
+    /// Four f32 lanes.
+    #[derive(Clone, Copy)]
+    pub struct F4([f32; 4]);
+
+    impl F4 {
+        #[inline(always)]
+        fn map(self, f: impl Fn(f32) -> f32) -> Self {
+            F4(self.0.map(f))
+        }
+        #[inline(always)]
+        fn zip(self, o: Self, f: impl Fn(f32, f32) -> f32) -> Self {
+            F4(std::array::from_fn(|i| f(self.0[i], o.0[i])))
+        }
+        #[inline(always)]
+        pub fn splat(x: f32) -> Self {
+            F4([x; 4])
+        }
+        #[inline(always)]
+        pub fn load(s: &[f32]) -> Self {
+            F4([s[0], s[1], s[2], s[3]])
+        }
+        #[inline(always)]
+        pub fn store(self, s: &mut [f32]) {
+            s[..4].copy_from_slice(&self.0);
+        }
+        #[inline(always)]
+        pub fn add(self, o: Self) -> Self {
+            self.zip(o, |a, b| a + b)
+        }
+        #[inline(always)]
+        pub fn sub(self, o: Self) -> Self {
+            self.zip(o, |a, b| a - b)
+        }
+        #[inline(always)]
+        pub fn mul(self, o: Self) -> Self {
+            self.zip(o, |a, b| a * b)
+        }
+        #[inline(always)]
+        pub fn abs(self) -> Self {
+            self.map(f32::abs)
+        }
+        /// `min(max(self, 0), hi)`.
+        #[inline(always)]
+        pub fn clamp0(self, hi: Self) -> Self {
+            self.zip(hi, |v, h| v.max(0.0).min(h))
+        }
+        /// `if 0 < x < hi { self } else { 0 }`, lane by lane.
+        #[inline(always)]
+        pub fn where_between(self, x: Self, hi: Self) -> Self {
+            F4(std::array::from_fn(|i| {
+                if x.0[i] > 0.0 && x.0[i] < hi.0[i] {
+                    self.0[i]
+                } else {
+                    0.0
+                }
+            }))
+        }
+        /// `if x > 0 { self } else { other }`, lane by lane.
+        #[inline(always)]
+        pub fn where_positive(self, x: Self, other: Self) -> Self {
+            F4(std::array::from_fn(|i| {
+                if x.0[i] > 0.0 { self.0[i] } else { other.0[i] }
+            }))
+        }
+        #[inline(always)]
+        pub fn sum(self) -> f32 {
+            (self.0[0] + self.0[1]) + (self.0[2] + self.0[3])
+        }
+    }
+}
+
+pub use imp::F4;
+
+/// `out[i] = f(out[i])`, four lanes at a time (`f` sees a lane vector; the tail is padded).
+#[inline(always)]
+pub fn map_inplace(out: &mut [f32], f: impl Fn(F4) -> F4) {
+    let mut chunks = out.chunks_exact_mut(4);
+    for c in &mut chunks {
+        f(F4::load(c)).store(c);
+    }
+    tail(chunks.into_remainder(), &[], |v, _| f(v));
+}
+
+/// `out[i] = f(out[i], x[i])`, four lanes at a time (`x` at least as long as `out`).
+#[inline(always)]
+pub fn zip_inplace(out: &mut [f32], x: &[f32], f: impl Fn(F4, F4) -> F4) {
+    let n = out.len() - out.len() % 4;
+    for (c, xc) in out[..n].chunks_exact_mut(4).zip(x.chunks_exact(4)) {
+        f(F4::load(c), F4::load(xc)).store(c);
+    }
+    tail(&mut out[n..], &x[n..], f);
+}
+
+/// `out[i] = f(x[i])` into a new vector, four lanes at a time.
+#[inline(always)]
+pub fn map_into(x: &[f32], out: &mut Vec<f32>, f: impl Fn(F4) -> F4) {
+    let start = out.len();
+    out.resize(start + x.len(), 0.0);
+    let dst = &mut out[start..];
+    let n = x.len() - x.len() % 4;
+    for (d, s) in dst[..n].chunks_exact_mut(4).zip(x.chunks_exact(4)) {
+        f(F4::load(s)).store(d);
+    }
+    let mut pad = [0f32; 4];
+    pad[..x.len() - n].copy_from_slice(&x[n..]);
+    let mut r = [0f32; 4];
+    f(F4::load(&pad)).store(&mut r);
+    dst[n..].copy_from_slice(&r[..x.len() - n]);
+}
+
+/// `Σ f(x[i])`, in four lanes of four accumulators.
+#[inline(always)]
+pub fn sum_map(x: &[f32], f: impl Fn(F4) -> F4) -> f32 {
+    let mut acc = [F4::splat(0.0); 4];
+    let mut chunks = x.chunks_exact(16);
+    for c in &mut chunks {
+        for (k, a) in acc.iter_mut().enumerate() {
+            *a = a.add(f(F4::load(&c[4 * k..])));
+        }
+    }
+    let rest = chunks.remainder();
+    let mut s = acc[0].add(acc[1]).add(acc[2].add(acc[3])).sum();
+    for r in rest.chunks(4) {
+        let mut pad = [0f32; 4];
+        pad[..r.len()].copy_from_slice(r);
+        let mut v = [0f32; 4];
+        f(F4::load(&pad)).store(&mut v);
+        s += v[..r.len()].iter().sum::<f32>();
+    }
+    s
+}
+
+/// The last `out.len() < 4` values (and `x`'s, if any) through `f` on a padded vector.
+#[inline(always)]
+fn tail(out: &mut [f32], x: &[f32], f: impl Fn(F4, F4) -> F4) {
+    if out.is_empty() {
+        return;
+    }
+    let (mut a, mut b) = ([0f32; 4], [0f32; 4]);
+    a[..out.len()].copy_from_slice(out);
+    b[..x.len().min(out.len())].copy_from_slice(&x[..x.len().min(out.len())]);
+    let mut r = [0f32; 4];
+    f(F4::load(&a), F4::load(&b)).store(&mut r);
+    let n = out.len();
+    out.copy_from_slice(&r[..n]);
+}
