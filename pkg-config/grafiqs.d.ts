@@ -385,6 +385,8 @@ export interface CaptureSessionOptions {
   fps?: number;
   /** Best-frame window in ms (default 3000). */
   windowMs?: number;
+  /** Follow the faces from frame to frame (`assessFrame(..., { track: true })`; default true). */
+  track?: boolean;
   onUpdate?: (a: Assessment, stats: { frames: number; lastMs: number; fps: number }) => void;
   onError?: (e: Error) => void;
 }

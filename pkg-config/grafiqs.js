@@ -1037,7 +1037,10 @@ export async function assessFrame(source, options = {}) {
 /**
  * Watches a video at a target rate, reports guidance for every assessed frame, and keeps the
  * best frame of the recent window: the frame whose main face passes every check with the
- * highest GraFIQs quality (without a model: the highest mean measure score).
+ * highest GraFIQs quality (without a model: the highest mean measure score). Frames are
+ * assessed with `{ track: true }` (faces followed from frame to frame, the full detection only
+ * every `redetectEvery` frames of the assessor and when a face is lost) unless `track: false`;
+ * `start()` forgets the previous track.
  *
  *   const session = new CaptureSession(assessor, video, { fps: 4, windowMs: 3000, onUpdate });
  *   session.start();
@@ -1057,7 +1060,7 @@ export class CaptureSession {
   constructor(assessor, video, options = {}) {
     this.#assessor = assessor;
     this.#video = video;
-    this.#opts = { fps: 4, windowMs: 3000, onUpdate: null, onError: null, ...options };
+    this.#opts = { fps: 4, windowMs: 3000, track: true, onUpdate: null, onError: null, ...options };
   }
 
   get running() {
@@ -1068,6 +1071,14 @@ export class CaptureSession {
     if (this.#disposed) throw fail('disposed', 'grafiqs: the capture session was disposed');
     if (this.#running) return;
     this.#running = true;
+    const track = !!this.#opts.track;
+    if (track) {
+      try {
+        this.#assessor.resetTrack();
+      } catch {
+        // A disposed assessor: the first frame reports it through onError and ends the session.
+      }
+    }
     const period = 1000 / this.#opts.fps;
     let last = performance.now();
     const tick = async () => {
@@ -1076,7 +1087,7 @@ export class CaptureSession {
       try {
         if (this.#video.readyState >= 2 && this.#video.videoWidth > 0) {
           const frame = toRgba(this.#video);
-          const a = await this.#assessor.assessFrame(frame);
+          const a = await this.#assessor.assessFrame(frame, { track });
           if (!this.#running) return;
           const t1 = performance.now();
           this.stats = { frames: this.stats.frames + 1, lastMs: t1 - t0, fps: 1000 / Math.max(1, t1 - last) };
