@@ -112,7 +112,7 @@ async function benchLive() {
   const y4m = h.fakeCameraVideo(path.join(await mkdtemp(path.join(tmpdir(), 'grafiqs-bench-')), 'camera.y4m'), 6, fps);
   const cam = await h.launch({ webgpu: false, args: h.fakeCameraArgs(y4m) });
   try {
-    console.log(`\n| live camera (CPU, 640×480 at ${fps} frames/s, 10 s) | guidance/s | quality/s | grab ms | transfer ms | downscale ms | assess ms | score ms | long tasks | longest ms | long-task ms total |');
+    console.log(`\n| live camera (CPU, 640×480 at ${fps} frames/s, 10 s) | guidance/s | quality/s | grab ms | transfer ms | downscale ms | assess ms | score ms | long tasks | longest ms | long-task ms total |`);
     console.log('|---|---|---|---|---|---|---|---|---|---|---|');
     for (const live of ['worker', 'main']) {
       const context = await cam.newContext();

@@ -369,9 +369,9 @@ fn raw_results(table: &[f32], emb: &[f32], n: usize, e: usize) -> Result<Vec<Raw
     Ok(out)
 }
 
-/// The same results through Burn's autodiff (segmented backward, module docs); kept to compare
-/// the two reverse passes.
-#[doc(hidden)]
+/// The same results as [`score`] through Burn's autodiff (the segmented backward of the module
+/// docs): an independent check of the engine's reverse pass, and the baseline it is measured
+/// against (`examples/reverse_pass`).
 pub async fn score_autodiff(net: &Network, data: Vec<f32>, n: usize) -> Result<Vec<Raw>> {
     let x = net.input(data, n)?.require_grad();
     let mut seg = Segmented::default();

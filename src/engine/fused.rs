@@ -196,7 +196,9 @@ pub fn prelu_backward(
     let mut offset = 0;
     planes_mut(f.storage_mut::<f32>(), dims, |c, g| {
         let a = F4::splat(alpha.1.get(c).or(alpha.1.first()).copied().unwrap_or(0.0));
-        lanes::zip_inplace(g, &xv[offset..offset + plane], |g, x| g.where_positive(x, g.mul(a)));
+        lanes::zip_inplace(g, &xv[offset..offset + plane], |g, x| {
+            g.where_positive(x, g.mul(a))
+        });
         offset += plane;
     });
     Ok(back(f))

@@ -1,9 +1,10 @@
 //! Four f32 lanes for the fused kernels: WebAssembly SIMD (`simd128`) in the browser build,
 //! plain arrays elsewhere.
 //!
-//! The browser build is optimised for size, and at that level the compiler does not vectorise
-//! loops, so the kernels spell the four lanes out: on wasm32 each operation is one `v128`
-//! instruction; natively (optimised for speed) the compiler vectorises the array code itself.
+//! Whether the compiler vectorises a loop depends on the optimisation level (none at all for
+//! size), so the kernels spell the four lanes out: on wasm32 each operation is one `v128`
+//! instruction whatever the build's settings; natively the compiler vectorises the array code
+//! (to the machine's wider registers where it has them).
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod imp {
@@ -60,7 +61,11 @@ mod imp {
         /// `if x > 0 { self } else { other }`, lane by lane.
         #[inline(always)]
         pub fn where_positive(self, x: Self, other: Self) -> Self {
-            F4(v128_bitselect(self.0, other.0, f32x4_gt(x.0, f32x4_splat(0.0))))
+            F4(v128_bitselect(
+                self.0,
+                other.0,
+                f32x4_gt(x.0, f32x4_splat(0.0)),
+            ))
         }
         #[inline(always)]
         pub fn sum(self) -> f32 {
@@ -219,4 +224,56 @@ fn tail(out: &mut [f32], x: &[f32], f: impl Fn(F4, F4) -> F4) {
     f(F4::load(&a), F4::load(&b)).store(&mut r);
     let n = out.len();
     out.copy_from_slice(&r[..n]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every length from 0 to 40 (whole vectors, tails, both): lanes against scalar code.
+    #[test]
+    fn lanes_match_scalar_code_for_every_tail() {
+        for n in 0..40 {
+            let x: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin() * 8.0).collect();
+            let g: Vec<f32> = (0..n).map(|i| 1.0 + i as f32).collect();
+
+            let mut a = x.clone();
+            let (s, t) = (F4::splat(1.5), F4::splat(-0.25));
+            map_inplace(&mut a, |v| v.mul(s).add(t));
+            assert_eq!(a, x.iter().map(|v| v * 1.5 - 0.25).collect::<Vec<_>>());
+
+            let mut b = g.clone();
+            let hi = F4::splat(6.0);
+            zip_inplace(&mut b, &x, |g, x| g.where_between(x, hi));
+            let want: Vec<f32> = g
+                .iter()
+                .zip(&x)
+                .map(|(g, x)| if *x > 0.0 && *x < 6.0 { *g } else { 0.0 })
+                .collect();
+            assert_eq!(b, want);
+
+            let mut c = g.clone();
+            let k = F4::splat(0.1);
+            zip_inplace(&mut c, &x, |g, x| g.where_positive(x, g.mul(k)));
+            let want: Vec<f32> = g
+                .iter()
+                .zip(&x)
+                .map(|(g, x)| if *x > 0.0 { *g } else { *g * 0.1 })
+                .collect();
+            assert_eq!(c, want);
+
+            let mut d = vec![7.0];
+            map_into(&x, &mut d, |v| v.clamp0(hi));
+            let mut want = vec![7.0];
+            want.extend(x.iter().map(|v| v.max(0.0).min(6.0)));
+            assert_eq!(d, want);
+
+            let sum = sum_map(&x, F4::abs) as f64;
+            let want: f64 = x.iter().map(|v| v.abs() as f64).sum();
+            assert!(
+                (sum - want).abs() <= 1e-4 * want.max(1.0),
+                "n = {n}: {sum} vs {want}"
+            );
+        }
+    }
 }
