@@ -265,7 +265,7 @@ mod tests {
             let mut d = vec![7.0];
             map_into(&x, &mut d, |v| v.clamp0(hi));
             let mut want = vec![7.0];
-            want.extend(x.iter().map(|v| v.max(0.0).min(6.0)));
+            want.extend(x.iter().map(|v| v.clamp(0.0, 6.0)));
             assert_eq!(d, want);
 
             let sum = sum_map(&x, F4::abs) as f64;
