@@ -247,13 +247,21 @@ impl Seeds<'_> {
             let (a, b, m) = ((4.0 * dv * k) as f32, (2.0 * dm * k) as f32, mean as f32);
             fused::affine_into(plane, m, a, b, &mut seed);
         })?;
-        self.seeds.insert(node, fused::from_vec(seed, [n, c, h, w]));
-        let term = fused::from_vec(terms, [n, 1]);
+        self.record(
+            node,
+            fused::from_vec(seed, [n, c, h, w]),
+            fused::from_vec(terms, [n, 1]),
+        );
+        Ok(())
+    }
+
+    /// Keeps a layer's seed for the reverse pass and adds its term `[N, 1]` to the loss.
+    fn record(&mut self, node: usize, seed: Tensor<4>, term: Tensor<2>) {
+        self.seeds.insert(node, seed);
         self.loss = Some(match self.loss.take() {
             Some(l) => l + term,
             None => term,
         });
-        Ok(())
     }
 }
 
@@ -280,11 +288,7 @@ impl Observer for Seeds<'_> {
         let k = self.inv / (c * h * w) as f32;
         let seed = centred * dv.mul_scalar(4.0 * k).reshape([n, c, 1])
             + dm.mul_scalar(2.0 * k).reshape([n, c, 1]);
-        self.seeds.insert(node, seed.reshape([n, c, h, w]));
-        self.loss = Some(match self.loss.take() {
-            Some(l) => l + term,
-            None => term,
-        });
+        self.record(node, seed.reshape([n, c, h, w]), term);
     }
 }
 

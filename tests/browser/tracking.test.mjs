@@ -37,13 +37,18 @@ const dist = (p, q) => Math.hypot(p[0] - q[0], p[1] - q[1]);
 const worstOf = (a, b) => Math.max(...a.map((p, i) => dist(p, b[i])));
 const median = (v) => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)];
 
-test('assessFrame({ track: true }) in wasm follows native tracking and full detection', { skip: !h.haveAssets() && 'no assets' }, async () => {
+/** The test page with the package loaded, its uncaught errors, and the sequence's frame URLs. */
+async function openPage() {
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(`${server.url}/`);
   await page.waitForFunction(() => window.grafiqs);
-  const files = native.frames.map((f) => `/seq/${f.file}`);
+  return { page, errors, files: native.frames.map((f) => `/seq/${f.file}`) };
+}
+
+test('assessFrame({ track: true }) in wasm follows native tracking and full detection', { skip: !h.haveAssets() && 'no assets' }, async () => {
+  const { page, errors, files } = await openPage();
   const r = await page.evaluate(async (files) => {
     const a = await grafiqs.createAssessor({ backend: 'cpu', model: null });
     const frames = await Promise.all(files.map((f) => rgbaOf(f)));
@@ -119,12 +124,7 @@ test('assessFrame({ track: true }) in wasm follows native tracking and full dete
 });
 
 test('CaptureSession on the main thread tracks the faces of its video (track: false detects every frame)', { skip: !h.haveAssets() && 'no assets' }, async () => {
-  const page = await browser.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`${server.url}/`);
-  await page.waitForFunction(() => window.grafiqs);
-  const files = native.frames.map((f) => `/seq/${f.file}`);
+  const { page, errors, files } = await openPage();
   const r = await page.evaluate(async (files) => {
     const frames = await Promise.all(files.map((f) => rgbaOf(f)));
     // The sequence plays on a canvas, looped, as a 15 frames/s video.
@@ -143,7 +143,6 @@ test('CaptureSession on the main thread tracks the faces of its video (track: fa
     const run = async (track) => {
       const a = await grafiqs.createAssessor({ backend: 'cpu', model: null });
       const s = new grafiqs.CaptureSession(a, video, { fps: 15, ...(track === undefined ? {} : { track }) });
-      const faces = [];
       s.start();
       await new Promise((done) => {
         const check = setInterval(() => s.stats.frames >= 8 && (clearInterval(check), done()), 20);
@@ -151,7 +150,7 @@ test('CaptureSession on the main thread tracks the faces of its video (track: fa
       s.stop();
       const stats = a.trackStats;
       a.dispose();
-      return { stats, frames: s.stats.frames, faces };
+      return { stats, frames: s.stats.frames };
     };
     const byDefault = await run(undefined);
     const off = await run(false);
