@@ -67,6 +67,24 @@ fn values(f: &FlexTensor) -> Result<&[f32]> {
         .ok_or_else(|| Error::Internal("tensor is not contiguous f32".into()))
 }
 
+/// The contiguous f32 values of a CPU tensor, borrowed from it (copied only when strided).
+pub struct Host(FlexTensor);
+
+impl std::ops::Deref for Host {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        // Checked to be contiguous f32 when made.
+        self.0.as_slice::<f32>().unwrap_or(&[])
+    }
+}
+
+/// The values of the CPU tensor `t` (an error for any other backend's tensors).
+pub fn host<const D: usize>(t: &Tensor<D>) -> Result<Host> {
+    let f = view(t)?;
+    values(&f)?;
+    Ok(Host(f))
+}
+
 fn back<const D: usize>(f: FlexTensor) -> Tensor<D> {
     Tensor::from_primitive::<Flex>(f)
 }

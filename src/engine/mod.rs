@@ -15,6 +15,7 @@ use std::sync::OnceLock;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Tensor, TensorData, activation, module};
 
+mod conv;
 pub mod fused;
 mod lanes;
 
@@ -129,6 +130,8 @@ enum ConvBackward {
         weight: Tensor<4>,
         options: ConvOptions<2>,
     },
+    /// A full (ungrouped) k×k convolution on the CPU backend: [`conv::conv2d_input_grad`].
+    Cols,
     /// Otherwise: the transposed convolution.
     Transpose,
 }
@@ -139,12 +142,14 @@ impl ConvBackward {
         // The graph's convolutions pad symmetrically.
         let [ph, pw] = options.padding_begin();
         let g = options.groups;
+        if g == 1 && kh * kw > 1 && fused::on_cpu(weight) {
+            return ConvBackward::Cols;
+        }
         if options.stride != [1, 1] || options.dilation != [1, 1] || ph >= kh || pw >= kw {
             return ConvBackward::Transpose;
         }
-        // A full (ungrouped) k×k convolution: Burn's transposed convolution splits its work
-        // over the cores better than the forward kernels do (iResNet-50 natively, 2 cores:
-        // 352 against 420 ms per image); depthwise and 1×1 ones stay convolutions.
+        // A full (ungrouped) k×k convolution elsewhere (wgpu): the transposed convolution;
+        // depthwise and 1×1 ones stay convolutions.
         if g == 1 && kh * kw > 1 {
             return ConvBackward::Transpose;
         }
@@ -174,11 +179,13 @@ impl ConvBackward {
         weight: &Tensor<4>,
         options: &ConvOptions<2>,
         input_hw: [usize; 2],
-    ) -> Tensor<4> {
-        match self {
+        name: &str,
+    ) -> Result<Tensor<4>> {
+        Ok(match self {
             ConvBackward::Conv { weight, options } => {
                 module::conv2d(grad, weight.clone(), None, options.clone())
             }
+            ConvBackward::Cols => conv::conv2d_input_grad(grad, weight, options, input_hw, name)?,
             ConvBackward::Transpose => {
                 let [_, _, kh, kw] = weight.dims();
                 let [_, _, gh, gw] = grad.dims();
@@ -205,7 +212,7 @@ impl ConvBackward {
                     ),
                 )
             }
-        }
+        })
     }
 }
 
@@ -471,12 +478,14 @@ impl Network {
                     bias,
                     options,
                     ..
-                } => Value::Map(module::conv2d(
-                    arg(0)?.map(name)?,
-                    weight.clone(),
-                    bias.clone(),
-                    options.clone(),
-                )),
+                } => {
+                    let x = arg(0)?.map(name)?;
+                    Value::Map(if conv::handles(&x, weight, options) {
+                        conv::conv2d(x, weight, bias.as_ref(), options, name)?
+                    } else {
+                        module::conv2d(x, weight.clone(), bias.clone(), options.clone())
+                    })
+                }
                 Layer::BatchNorm {
                     scale,
                     shift,
@@ -615,7 +624,7 @@ impl Network {
                         let hw = [d[2], d[3]];
                         let gx = backward
                             .get_or_init(|| ConvBackward::new(weight, options))
-                            .apply(g.map(name)?, weight, options, hw);
+                            .apply(g.map(name)?, weight, options, hw, name)?;
                         accumulate(&mut grads, inputs[0], Value::Map(gx))?;
                     }
                 }

@@ -1,0 +1,411 @@
+//! Full (ungrouped, larger than 1×1) convolutions on Burn's CPU backend, forward and
+//! input gradient.
+//!
+//! Each image becomes one matrix product, computed by the `gemm` crate:
+//! * forward: `Y[C_out, P] = W[C_out, C_in·k·k] · cols[C_in·k·k, P]`, where `cols` (im2col) holds
+//!   the input pixel under every kernel tap for every output position `P`. `W` is the weight in
+//!   its stored layout, and `Y` is already NCHW.
+//! * input gradient: `cols = Wᵀ · ∂Y`, then every tap's row is added back where it was read from
+//!   (col2im).
+//!
+//! `flex`'s own kernels re-lay-out the weight and the input (NHWC) on every call and split the
+//! work in tiles of 512 output pixels, so a 14×14 or 7×7 feature map (most of iResNet's work)
+//! runs on one core. Here the column rows and the gradient planes are filled in parallel, and
+//! gemm splits the product over the cores natively; in wasm everything runs on the one thread.
+//!
+//! Depthwise and 1×1 convolutions keep `flex`'s kernels (a 1×1 convolution is already a single
+//! gemm there); other backends (wgpu, autodiff) keep Burn's operations.
+
+use burn::tensor::Tensor;
+use burn::tensor::ops::ConvOptions;
+
+use super::fused::{self, on_cpu};
+use crate::error::{Error, Result};
+
+/// Whether this module computes the convolution of `x` with `weight`: a plain f32 CPU tensor,
+/// no groups and a kernel larger than 1×1.
+pub fn handles(x: &Tensor<4>, weight: &Tensor<4>, options: &ConvOptions<2>) -> bool {
+    let [_, _, kh, kw] = weight.dims();
+    options.groups == 1 && kh * kw > 1 && on_cpu(x)
+}
+
+/// The sizes of one convolution.
+#[derive(Clone, Copy, Debug)]
+struct Geometry {
+    c_in: usize,
+    h: usize,
+    w: usize,
+    c_out: usize,
+    kh: usize,
+    kw: usize,
+    stride: [usize; 2],
+    pad: [usize; 2],
+    dilation: [usize; 2],
+    oh: usize,
+    ow: usize,
+}
+
+impl Geometry {
+    fn new(
+        input: [usize; 3],
+        weight: [usize; 4],
+        options: &ConvOptions<2>,
+        name: &str,
+    ) -> Result<Self> {
+        let [c_in, h, w] = input;
+        let [c_out, c_in_w, kh, kw] = weight;
+        if c_in_w != c_in || options.groups != 1 {
+            return Err(Error::Internal(format!(
+                "`{name}`: weight {weight:?} does not fit {c_in} input channels"
+            )));
+        }
+        let begin = options.padding_begin();
+        let end = options.padding_end();
+        let out = |size: usize, k: usize, d: usize| {
+            let span = options.dilation[d] * (k - 1) + 1;
+            (size + begin[d] + end[d])
+                .checked_sub(span)
+                .map(|s| s / options.stride[d] + 1)
+        };
+        match (out(h, kh, 0), out(w, kw, 1)) {
+            (Some(oh), Some(ow)) if oh > 0 && ow > 0 => Ok(Geometry {
+                c_in,
+                h,
+                w,
+                c_out,
+                kh,
+                kw,
+                stride: options.stride,
+                pad: begin,
+                dilation: options.dilation,
+                oh,
+                ow,
+            }),
+            _ => Err(Error::Internal(format!(
+                "`{name}`: a {h}×{w} input is smaller than the {kh}×{kw} kernel"
+            ))),
+        }
+    }
+
+    /// Rows of the column matrix: one per input channel and kernel tap.
+    fn rows(&self) -> usize {
+        self.c_in * self.kh * self.kw
+    }
+
+    /// Output positions per image.
+    fn positions(&self) -> usize {
+        self.oh * self.ow
+    }
+
+    /// For tap column `j`: the output columns `lo..hi` that read inside the input row, and the
+    /// input column of output column 0 (`iw = ow·stride + offset`).
+    fn columns(&self, j: usize) -> (usize, usize, isize) {
+        let s = self.stride[1];
+        let offset = (j * self.dilation[1]) as isize - self.pad[1] as isize;
+        let lo = if offset < 0 {
+            ((-offset) as usize).div_ceil(s)
+        } else {
+            0
+        };
+        let last = self.w as isize - 1 - offset;
+        let hi = if last < 0 {
+            0
+        } else {
+            (last as usize / s + 1).min(self.ow)
+        };
+        (lo.min(hi), hi, offset)
+    }
+
+    /// The input row read by output row `oh` at tap row `i`, if inside the image.
+    fn input_row(&self, oh: usize, i: usize) -> Option<usize> {
+        let ih = (oh * self.stride[0] + i * self.dilation[0]) as isize - self.pad[0] as isize;
+        (0..self.h as isize).contains(&ih).then_some(ih as usize)
+    }
+}
+
+/// Runs `f(index, chunk)` over the `len`-sized chunks of `data`: on every core natively.
+fn for_chunks(data: &mut [f32], len: usize, f: impl Fn(usize, &mut [f32]) + Send + Sync) {
+    #[cfg(not(target_family = "wasm"))]
+    {
+        use rayon::prelude::*;
+        data.par_chunks_mut(len)
+            .enumerate()
+            .for_each(|(i, c)| f(i, c));
+    }
+    #[cfg(target_family = "wasm")]
+    data.chunks_mut(len).enumerate().for_each(|(i, c)| f(i, c));
+}
+
+/// Fills `cols` (`rows × positions`) from one image `x` (`C_in × H × W`).
+fn im2col(x: &[f32], cols: &mut [f32], g: &Geometry) {
+    let (kh, kw) = (g.kh, g.kw);
+    for_chunks(cols, g.positions(), |r, row| {
+        let (c, i, j) = (r / (kh * kw), (r / kw) % kh, r % kw);
+        let plane = &x[c * g.h * g.w..][..g.h * g.w];
+        let (lo, hi, offset) = g.columns(j);
+        for (oh, out) in row.chunks_exact_mut(g.ow).enumerate() {
+            let Some(ih) = g.input_row(oh, i) else {
+                out.fill(0.0);
+                continue;
+            };
+            let src = &plane[ih * g.w..][..g.w];
+            out[..lo].fill(0.0);
+            out[hi..].fill(0.0);
+            let first = (lo as isize * g.stride[1] as isize + offset) as usize;
+            if g.stride[1] == 1 {
+                out[lo..hi].copy_from_slice(&src[first..first + (hi - lo)]);
+            } else {
+                for (o, v) in out[lo..hi].iter_mut().enumerate() {
+                    *v = src[first + o * g.stride[1]];
+                }
+            }
+        }
+    });
+}
+
+/// Adds `cols` (`rows × positions`) back into the zeroed image gradient `dx` (`C_in × H × W`).
+fn col2im(cols: &[f32], dx: &mut [f32], g: &Geometry) {
+    let (kh, kw, p) = (g.kh, g.kw, g.positions());
+    for_chunks(dx, g.h * g.w, |c, plane| {
+        for i in 0..kh {
+            for j in 0..kw {
+                let row = &cols[((c * kh + i) * kw + j) * p..][..p];
+                let (lo, hi, offset) = g.columns(j);
+                for (oh, src) in row.chunks_exact(g.ow).enumerate() {
+                    let Some(ih) = g.input_row(oh, i) else {
+                        continue;
+                    };
+                    let dst = &mut plane[ih * g.w..][..g.w];
+                    let first = (lo as isize * g.stride[1] as isize + offset) as usize;
+                    if g.stride[1] == 1 {
+                        let dst = &mut dst[first..first + (hi - lo)];
+                        for (d, s) in dst.iter_mut().zip(&src[lo..hi]) {
+                            *d += s;
+                        }
+                    } else {
+                        for (o, s) in src[lo..hi].iter().enumerate() {
+                            dst[first + o * g.stride[1]] += s;
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// `dst[m × n] = lhs[m × k] · rhs[k × n]`, all row-major except that `lhs` may be read through
+/// its transpose (`lhs_transposed`: `lhs` is stored `k × m`).
+fn matmul(
+    dst: &mut [f32],
+    lhs: &[f32],
+    lhs_transposed: bool,
+    rhs: &[f32],
+    [m, n, k]: [usize; 3],
+) -> Result<()> {
+    if dst.len() != m * n || lhs.len() != m * k || rhs.len() != k * n {
+        return Err(Error::Internal(format!(
+            "matmul sizes: dst {} lhs {} rhs {} for {m}×{k}·{k}×{n}",
+            dst.len(),
+            lhs.len(),
+            rhs.len()
+        )));
+    }
+    let (lhs_rs, lhs_cs) = if lhs_transposed { (1, m) } else { (k, 1) };
+    #[cfg(not(target_family = "wasm"))]
+    let parallelism = if m * n * k >= 1 << 20 {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
+    #[cfg(target_family = "wasm")]
+    let parallelism = gemm::Parallelism::None;
+    // SAFETY: the three buffers hold exactly the m×n, m×k and k×n elements addressed by the
+    // strides below (checked above); `dst` is exclusive and is written, not read
+    // (`read_dst = false`).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            lhs.as_ptr(),
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs.as_ptr(),
+            1,
+            n as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+    Ok(())
+}
+
+/// The convolution of `x` (`[N, C_in, H, W]`) with `weight` (`[C_out, C_in, kh, kw]`) plus
+/// `bias`, on the CPU backend. Only for what [`handles`] accepts.
+pub fn conv2d(
+    x: Tensor<4>,
+    weight: &Tensor<4>,
+    bias: Option<&Tensor<1>>,
+    options: &ConvOptions<2>,
+    name: &str,
+) -> Result<Tensor<4>> {
+    let [n, c_in, h, w] = x.dims();
+    let g = Geometry::new([c_in, h, w], weight.dims(), options, name)?;
+    let x = fused::host(&x)?;
+    let wt = fused::host(weight)?;
+    let (k, p) = (g.rows(), g.positions());
+    let mut out = vec![0.0f32; n * g.c_out * p];
+    let mut cols = vec![0.0f32; k * p];
+    for (image, y) in x
+        .chunks_exact(c_in * h * w)
+        .zip(out.chunks_exact_mut(g.c_out * p))
+    {
+        im2col(image, &mut cols, &g);
+        matmul(y, &wt, false, &cols, [g.c_out, p, k])?;
+    }
+    if let Some(bias) = bias {
+        let b = fused::host(bias)?;
+        for y in out.chunks_exact_mut(p * g.c_out) {
+            for (plane, b) in y.chunks_exact_mut(p).zip(b.iter()) {
+                plane.iter_mut().for_each(|v| *v += b);
+            }
+        }
+    }
+    Ok(fused::from_vec(out, [n, g.c_out, g.oh, g.ow]))
+}
+
+/// `∂/∂input` of [`conv2d`] from `∂/∂output` (`grad`), for an input of spatial size `input_hw`.
+pub fn conv2d_input_grad(
+    grad: Tensor<4>,
+    weight: &Tensor<4>,
+    options: &ConvOptions<2>,
+    input_hw: [usize; 2],
+    name: &str,
+) -> Result<Tensor<4>> {
+    let [n, c_out, oh, ow] = grad.dims();
+    let [_, c_in, _, _] = weight.dims();
+    let g = Geometry::new(
+        [c_in, input_hw[0], input_hw[1]],
+        weight.dims(),
+        options,
+        name,
+    )?;
+    if [c_out, oh, ow] != [g.c_out, g.oh, g.ow] {
+        return Err(Error::Internal(format!(
+            "`{name}`: gradient {:?} does not match the output {:?}",
+            [c_out, oh, ow],
+            [g.c_out, g.oh, g.ow]
+        )));
+    }
+    let dy = fused::host(&grad)?;
+    let wt = fused::host(weight)?;
+    let (k, p) = (g.rows(), g.positions());
+    let image = c_in * g.h * g.w;
+    let mut dx = vec![0.0f32; n * image];
+    let mut cols = vec![0.0f32; k * p];
+    for (dy, dx) in dy.chunks_exact(c_out * p).zip(dx.chunks_exact_mut(image)) {
+        matmul(&mut cols, &wt, true, dy, [k, p, c_out])?;
+        col2im(&cols, dx, &g);
+    }
+    Ok(fused::from_vec(dx, [n, c_in, g.h, g.w]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::module;
+    use burn::tensor::ops::ConvTransposeOptions;
+
+    fn random(shape: [usize; 4], seed: u32) -> Tensor<4> {
+        let n = shape.iter().product();
+        let mut s = seed.wrapping_mul(2_654_435_761).max(1);
+        let v = (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 17;
+                s ^= s << 5;
+                s as f32 / u32::MAX as f32 - 0.5
+            })
+            .collect();
+        fused::from_vec(v, shape)
+    }
+
+    fn max_diff(a: Tensor<4>, b: Tensor<4>) -> f32 {
+        assert_eq!(a.dims(), b.dims());
+        let a = a.into_data().try_to_vec::<f32>().unwrap();
+        let b = b.into_data().try_to_vec::<f32>().unwrap();
+        a.iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    }
+
+    /// Against Burn's own convolution and transposed convolution (which compute the input
+    /// gradient by the other route, gemm then scatter per tile), over the shapes the models
+    /// use and odd ones: strides, padding larger and smaller than the kernel's half, dilation,
+    /// inputs whose last column no stride reaches, batches.
+    #[test]
+    fn equals_burn() {
+        let cases = [
+            // (n, c_in, h, w, c_out, k, stride, pad, dilation)
+            (2, 3, 16, 16, 8, 3, 2, 1, 1),
+            (1, 8, 7, 7, 8, 3, 1, 1, 1),
+            (3, 5, 9, 11, 4, 3, 2, 1, 1),
+            (1, 4, 10, 9, 6, 5, 1, 2, 1),
+            (2, 4, 12, 12, 3, 3, 1, 0, 2),
+            (1, 2, 8, 8, 2, 3, 3, 2, 1),
+            (1, 3, 4, 4, 2, 2, 2, 0, 1),
+        ];
+        for (t, &(n, c_in, h, w, c_out, k, s, p, d)) in cases.iter().enumerate() {
+            let x = random([n, c_in, h, w], 3 * t as u32 + 1);
+            let wt = random([c_out, c_in, k, k], 3 * t as u32 + 2);
+            let bias = random([1, 1, 1, c_out], 9).reshape([c_out]);
+            let options = ConvOptions::new([s, s], [p, p], [d, d], 1);
+            assert!(handles(&x, &wt, &options));
+            let ours = conv2d(x.clone(), &wt, Some(&bias), &options, "t").unwrap();
+            let theirs = module::conv2d(x, wt.clone(), Some(bias), options.clone());
+            let e = max_diff(ours.clone(), theirs);
+            assert!(e < 1e-5, "case {t}: forward differs by {e}");
+
+            let dy = random(ours.dims(), 3 * t as u32 + 3);
+            let [_, _, oh, ow] = ours.dims();
+            let span = |o: usize| (o - 1) * s + d * (k - 1) + 1;
+            let pad_out = [h + 2 * p - span(oh), w + 2 * p - span(ow)];
+            let ours = conv2d_input_grad(dy.clone(), &wt, &options, [h, w], "t").unwrap();
+            let theirs = module::conv_transpose2d(
+                dy,
+                wt,
+                None,
+                ConvTransposeOptions::new([s, s], [p, p], pad_out, [d, d], 1),
+            );
+            let e = max_diff(ours, theirs);
+            assert!(e < 1e-5, "case {t}: input gradient differs by {e}");
+        }
+    }
+
+    #[test]
+    fn rejects_what_does_not_fit() {
+        let x = random([1, 3, 2, 2], 1);
+        let wt = random([4, 3, 5, 5], 2);
+        let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+        assert!(conv2d(x.clone(), &wt, None, &options, "t").is_err());
+        let wt = random([4, 2, 1, 1], 2);
+        assert!(conv2d(x.clone(), &wt, None, &options, "t").is_err());
+        let dy = random([1, 4, 3, 3], 3);
+        let wt = random([4, 3, 1, 1], 2);
+        assert!(conv2d_input_grad(dy, &wt, &options, [2, 2], "t").is_err());
+        assert!(!handles(
+            &x,
+            &random([3, 1, 3, 3], 4),
+            &ConvOptions::new([1, 1], [1, 1], [1, 1], 3)
+        ));
+    }
+}
