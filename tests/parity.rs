@@ -251,9 +251,10 @@ fn activations_expose_batchnorm_statistics_and_stages() {
 /// The engine's reverse pass (closed-form BatchNorm-loss gradients, fused CPU kernels) against
 /// Burn's autodiff on the same network and input: every score, the loss and the embedding, on
 /// the tiny iResNet (BatchNorm + PReLU + strided and 1×1 convolutions) and, with the assets,
-/// both MobileFaceNets (depthwise convolutions, ReLU6, PReLU), at batch 2. Both run in f32 with
-/// the same convolution kernels, so they agree far more closely than either agrees with the
-/// float64 reference: rel ≤ 1e-5 (embeddings max-abs ≤ 1e-5).
+/// both MobileFaceNets (depthwise convolutions, ReLU6, PReLU), at batch 2. Both run in f32; only
+/// the summation order differs (the autodiff run takes Burn's k×k convolutions, the engine its
+/// own), so they agree far more closely than either agrees with the float64 reference:
+/// rel ≤ 1e-5 (embeddings: max-abs difference ≤ 1e-5 of the largest component).
 #[test]
 fn reverse_pass_equals_burn_autodiff() {
     use grafiqs::device::block_on;
@@ -286,7 +287,11 @@ fn reverse_pass_equals_burn_autodiff() {
                 .zip(&b.embedding)
                 .map(|(x, y)| (x - y).abs())
                 .fold(0f32, f32::max);
-            assert!(e <= 1e-5, "{name}: embeddings differ by {e}");
+            let scale = b.embedding.iter().fold(1f32, |m, v| m.max(v.abs()));
+            assert!(
+                e <= 1e-5 * scale,
+                "{name}: embeddings differ by {e} (largest component {scale})"
+            );
         }
     }
 }
