@@ -94,11 +94,25 @@ pub fn from_vec<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> Tensor<D
     back(FlexTensor::from_data(TensorData::new(values, shape)))
 }
 
-/// Calls `f(channel, plane)` for every `H·W` plane of the contiguous `[N, C, H, W]` values.
-fn planes_mut(data: &mut [f32], dims: [usize; 4], mut f: impl FnMut(usize, &mut [f32])) {
+/// Calls `f(channel, index, plane)` for every `H·W` plane of the contiguous `[N, C, H, W]` values:
+/// natively on every core once the map is large enough to repay the hand-off.
+fn planes_mut(
+    data: &mut [f32],
+    dims: [usize; 4],
+    f: impl Fn(usize, usize, &mut [f32]) + Send + Sync,
+) {
     let [_, c, h, w] = dims;
-    for (p, plane) in data.chunks_exact_mut((h * w).max(1)).enumerate() {
-        f(p % c.max(1), plane);
+    let (c, len) = (c.max(1), (h * w).max(1));
+    #[cfg(not(target_family = "wasm"))]
+    if data.len() >= 1 << 16 {
+        use rayon::prelude::*;
+        data.par_chunks_exact_mut(len)
+            .enumerate()
+            .for_each(|(p, plane)| f(p % c, p, plane));
+        return;
+    }
+    for (p, plane) in data.chunks_exact_mut(len).enumerate() {
+        f(p % c, p, plane);
     }
 }
 
@@ -116,7 +130,7 @@ pub fn batchnorm(
         );
     }
     let mut f = owned(a)?;
-    planes_mut(f.storage_mut::<f32>(), dims, |c, plane| {
+    planes_mut(f.storage_mut::<f32>(), dims, |c, _, plane| {
         let (s, t) = (F4::splat(scale.1[c]), F4::splat(shift.1[c]));
         lanes::map_inplace(plane, |v| v.mul(s).add(t));
     });
@@ -153,7 +167,7 @@ pub fn prelu(x: Tensor<4>, alpha: (&Tensor<1>, &[f32])) -> Result<Tensor<4>> {
     }
     let dims = x.dims();
     let mut f = owned(x)?;
-    planes_mut(f.storage_mut::<f32>(), dims, |c, plane| {
+    planes_mut(f.storage_mut::<f32>(), dims, |c, _, plane| {
         let a = F4::splat(alpha.1.get(c).or(alpha.1.first()).copied().unwrap_or(0.0));
         lanes::map_inplace(plane, |v| v.where_positive(v, v.mul(a)));
     });
@@ -211,13 +225,11 @@ pub fn prelu_backward(
         return Err(Error::Internal("PReLU gradient of another shape".into()));
     }
     let plane = dims[2] * dims[3];
-    let mut offset = 0;
-    planes_mut(f.storage_mut::<f32>(), dims, |c, g| {
+    planes_mut(f.storage_mut::<f32>(), dims, |c, p, g| {
         let a = F4::splat(alpha.1.get(c).or(alpha.1.first()).copied().unwrap_or(0.0));
-        lanes::zip_inplace(g, &xv[offset..offset + plane], |g, x| {
+        lanes::zip_inplace(g, &xv[p * plane..(p + 1) * plane], |g, x| {
             g.where_positive(x, g.mul(a))
         });
-        offset += plane;
     });
     Ok(back(f))
 }
@@ -249,14 +261,12 @@ pub fn batchnorm_backward(
                 return Err(Error::Internal("injected gradient of another shape".into()));
             }
             let plane = dims[2] * dims[3];
-            let mut offset = 0;
-            planes_mut(f.storage_mut::<f32>(), dims, |c, g| {
+            planes_mut(f.storage_mut::<f32>(), dims, |c, p, g| {
                 let s = F4::splat(scale.1[c]);
-                lanes::zip_inplace(g, &sv[offset..offset + plane], |g, t| g.mul(s).add(t));
-                offset += plane;
+                lanes::zip_inplace(g, &sv[p * plane..(p + 1) * plane], |g, t| g.mul(s).add(t));
             });
         }
-        None => planes_mut(f.storage_mut::<f32>(), dims, |c, g| {
+        None => planes_mut(f.storage_mut::<f32>(), dims, |c, _, g| {
             let s = F4::splat(scale.1[c]);
             lanes::map_inplace(g, |g| g.mul(s));
         }),
