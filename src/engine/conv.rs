@@ -1,32 +1,32 @@
-//! Full (ungrouped, larger than 1×1) convolutions on Burn's CPU backend, forward and
-//! input gradient.
+//! Full (ungrouped) convolutions on Burn's CPU backend, forward and input gradient.
 //!
-//! Each image becomes one matrix product, computed by the `gemm` crate:
+//! Each image becomes one matrix product ([`super::gemm`]):
 //! * forward: `Y[C_out, P] = W[C_out, C_in·k·k] · cols[C_in·k·k, P]`, where `cols` (im2col) holds
 //!   the input pixel under every kernel tap for every output position `P`. `W` is the weight in
-//!   its stored layout, and `Y` is already NCHW.
+//!   its stored layout, and `Y` is already NCHW. For a 1×1 kernel with stride 1 and no padding
+//!   `cols` is the image itself.
 //! * input gradient: `cols = Wᵀ · ∂Y`, then every tap's row is added back where it was read from
-//!   (col2im).
+//!   (col2im; nothing to add back for such a 1×1 kernel).
 //!
 //! `flex`'s own kernels re-lay-out the weight and the input (NHWC) on every call and split the
 //! work in tiles of 512 output pixels, so a 14×14 or 7×7 feature map (most of iResNet's work)
 //! runs on one core. Here the column rows and the gradient planes are filled in parallel, and
-//! gemm splits the product over the cores natively; in wasm everything runs on the one thread.
+//! the product is split over the cores natively; in wasm everything runs on the one thread.
 //!
-//! Depthwise and 1×1 convolutions keep `flex`'s kernels (a 1×1 convolution is already a single
-//! gemm there); other backends (wgpu, autodiff) keep Burn's operations.
+//! Depthwise convolutions keep `flex`'s kernels; other backends (wgpu, autodiff) keep Burn's
+//! operations.
 
 use burn::tensor::Tensor;
 use burn::tensor::ops::ConvOptions;
 
 use super::fused::{self, on_cpu};
+use super::gemm::{Mat, matmul};
 use crate::error::{Error, Result};
 
-/// Whether this module computes the convolution of `x` with `weight`: a plain f32 CPU tensor,
-/// no groups and a kernel larger than 1×1.
-pub fn handles(x: &Tensor<4>, weight: &Tensor<4>, options: &ConvOptions<2>) -> bool {
-    let [_, _, kh, kw] = weight.dims();
-    options.groups == 1 && kh * kw > 1 && on_cpu(x)
+/// Whether this module computes the convolution of `x` with `weight`: a plain f32 CPU tensor
+/// and no groups.
+pub fn handles(x: &Tensor<4>, options: &ConvOptions<2>) -> bool {
+    options.groups == 1 && on_cpu(x)
 }
 
 /// The sizes of one convolution.
@@ -97,6 +97,14 @@ impl Geometry {
         self.oh * self.ow
     }
 
+    /// Whether the column matrix is the image itself (a 1×1 kernel, stride 1, no padding).
+    fn direct(&self) -> bool {
+        self.kh * self.kw == 1
+            && self.stride == [1, 1]
+            && self.pad == [0, 0]
+            && [self.oh, self.ow] == [self.h, self.w]
+    }
+
     /// For tap column `j`: the output columns `lo..hi` that read inside the input row, and the
     /// input column of output column 0 (`iw = ow·stride + offset`).
     fn columns(&self, j: usize) -> (usize, usize, isize) {
@@ -124,7 +132,11 @@ impl Geometry {
 }
 
 /// Runs `f(index, chunk)` over the `len`-sized chunks of `data`: on every core natively.
-fn for_chunks(data: &mut [f32], len: usize, f: impl Fn(usize, &mut [f32]) + Send + Sync) {
+pub(super) fn for_chunks(
+    data: &mut [f32],
+    len: usize,
+    f: impl Fn(usize, &mut [f32]) + Send + Sync,
+) {
     #[cfg(not(target_family = "wasm"))]
     {
         use rayon::prelude::*;
@@ -193,61 +205,6 @@ fn col2im(cols: &[f32], dx: &mut [f32], g: &Geometry) {
     });
 }
 
-/// `dst[m × n] = lhs[m × k] · rhs[k × n]`, all row-major except that `lhs` may be read through
-/// its transpose (`lhs_transposed`: `lhs` is stored `k × m`).
-fn matmul(
-    dst: &mut [f32],
-    lhs: &[f32],
-    lhs_transposed: bool,
-    rhs: &[f32],
-    [m, n, k]: [usize; 3],
-) -> Result<()> {
-    if dst.len() != m * n || lhs.len() != m * k || rhs.len() != k * n {
-        return Err(Error::Internal(format!(
-            "matmul sizes: dst {} lhs {} rhs {} for {m}×{k}·{k}×{n}",
-            dst.len(),
-            lhs.len(),
-            rhs.len()
-        )));
-    }
-    let (lhs_rs, lhs_cs) = if lhs_transposed { (1, m) } else { (k, 1) };
-    #[cfg(not(target_family = "wasm"))]
-    let parallelism = if m * n * k >= 1 << 20 {
-        gemm::Parallelism::Rayon(0)
-    } else {
-        gemm::Parallelism::None
-    };
-    #[cfg(target_family = "wasm")]
-    let parallelism = gemm::Parallelism::None;
-    // SAFETY: the three buffers hold exactly the m×n, m×k and k×n elements addressed by the
-    // strides below (checked above); `dst` is exclusive and is written, not read
-    // (`read_dst = false`).
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            lhs.as_ptr(),
-            lhs_cs as isize,
-            lhs_rs as isize,
-            rhs.as_ptr(),
-            1,
-            n as isize,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        );
-    }
-    Ok(())
-}
-
 /// The convolution of `x` (`[N, C_in, H, W]`) with `weight` (`[C_out, C_in, kh, kw]`) plus
 /// `bias`, on the CPU backend. Only for what [`handles`] accepts.
 pub fn conv2d(
@@ -263,13 +220,18 @@ pub fn conv2d(
     let wt = fused::host(weight)?;
     let (k, p) = (g.rows(), g.positions());
     let mut out = vec![0.0f32; n * g.c_out * p];
-    let mut cols = vec![0.0f32; k * p];
+    let mut cols = vec![0.0f32; if g.direct() { 0 } else { k * p }];
     for (image, y) in x
         .chunks_exact(c_in * h * w)
         .zip(out.chunks_exact_mut(g.c_out * p))
     {
-        im2col(image, &mut cols, &g);
-        matmul(y, &wt, false, &cols, [g.c_out, p, k])?;
+        let cols = if g.direct() {
+            image
+        } else {
+            im2col(image, &mut cols, &g);
+            &cols
+        };
+        matmul(y, Mat::rows(&wt, k), Mat::rows(cols, p), [g.c_out, p, k])?;
     }
     if let Some(bias) = bias {
         let b = fused::host(bias)?;
@@ -310,10 +272,15 @@ pub fn conv2d_input_grad(
     let (k, p) = (g.rows(), g.positions());
     let image = c_in * g.h * g.w;
     let mut dx = vec![0.0f32; n * image];
-    let mut cols = vec![0.0f32; k * p];
+    let mut cols = vec![0.0f32; if g.direct() { 0 } else { k * p }];
     for (dy, dx) in dy.chunks_exact(c_out * p).zip(dx.chunks_exact_mut(image)) {
-        matmul(&mut cols, &wt, true, dy, [k, p, c_out])?;
-        col2im(&cols, dx, &g);
+        let (wt, dy) = (Mat::transposed(&wt, k), Mat::rows(dy, p));
+        if g.direct() {
+            matmul(dx, wt, dy, [k, p, c_out])?;
+        } else {
+            matmul(&mut cols, wt, dy, [k, p, c_out])?;
+            col2im(&cols, dx, &g);
+        }
     }
     Ok(fused::from_vec(dx, [n, c_in, g.h, g.w]))
 }
@@ -363,13 +330,17 @@ mod tests {
             (2, 4, 12, 12, 3, 3, 1, 0, 2),
             (1, 2, 8, 8, 2, 3, 3, 2, 1),
             (1, 3, 4, 4, 2, 2, 2, 0, 1),
+            // 1×1: the image is the column matrix, or (strided, padded) it is not.
+            (2, 6, 5, 7, 4, 1, 1, 0, 1),
+            (1, 6, 5, 7, 4, 1, 2, 0, 1),
+            (1, 3, 4, 4, 5, 1, 1, 1, 1),
         ];
         for (t, &(n, c_in, h, w, c_out, k, s, p, d)) in cases.iter().enumerate() {
             let x = random([n, c_in, h, w], 3 * t as u32 + 1);
             let wt = random([c_out, c_in, k, k], 3 * t as u32 + 2);
             let bias = random([1, 1, 1, c_out], 9).reshape([c_out]);
             let options = ConvOptions::new([s, s], [p, p], [d, d], 1);
-            assert!(handles(&x, &wt, &options));
+            assert!(handles(&x, &options));
             let ours = conv2d(x.clone(), &wt, Some(&bias), &options, "t").unwrap();
             let theirs = module::conv2d(x, wt.clone(), Some(bias), options.clone());
             let e = max_diff(ours.clone(), theirs);
@@ -402,10 +373,6 @@ mod tests {
         let dy = random([1, 4, 3, 3], 3);
         let wt = random([4, 3, 1, 1], 2);
         assert!(conv2d_input_grad(dy, &wt, &options, [2, 2], "t").is_err());
-        assert!(!handles(
-            &x,
-            &random([3, 1, 3, 3], 4),
-            &ConvOptions::new([1, 1], [1, 1], [1, 1], 3)
-        ));
+        assert!(!handles(&x, &ConvOptions::new([1, 1], [1, 1], [1, 1], 3)));
     }
 }

@@ -67,6 +67,28 @@ mod imp {
                 f32x4_gt(x.0, f32x4_splat(0.0)),
             ))
         }
+        /// `self · b + c`: one fused multiply-add where the build has relaxed SIMD (rounded
+        /// once or twice, as the CPU does it), a multiplication and an addition otherwise.
+        #[inline(always)]
+        pub fn madd(self, b: Self, c: Self) -> Self {
+            #[cfg(target_feature = "relaxed-simd")]
+            {
+                F4(f32x4_relaxed_madd(self.0, b.0, c.0))
+            }
+            #[cfg(not(target_feature = "relaxed-simd"))]
+            {
+                F4(f32x4_add(f32x4_mul(self.0, b.0), c.0))
+            }
+        }
+        /// Four values from `p`.
+        ///
+        /// # Safety
+        /// `p..p + 4` must be readable.
+        #[inline(always)]
+        pub unsafe fn read(p: *const f32) -> Self {
+            // SAFETY: the caller's guarantee; v128_load takes unaligned addresses.
+            F4(unsafe { v128_load(p as *const v128) })
+        }
         #[inline(always)]
         pub fn sum(self) -> f32 {
             f32x4_extract_lane::<0>(self.0)
@@ -142,6 +164,20 @@ mod imp {
             F4(std::array::from_fn(|i| {
                 if x.0[i] > 0.0 { self.0[i] } else { other.0[i] }
             }))
+        }
+        /// `self · b + c`.
+        #[inline(always)]
+        pub fn madd(self, b: Self, c: Self) -> Self {
+            F4(std::array::from_fn(|i| self.0[i] * b.0[i] + c.0[i]))
+        }
+        /// Four values from `p`.
+        ///
+        /// # Safety
+        /// `p..p + 4` must be readable.
+        #[inline(always)]
+        pub unsafe fn read(p: *const f32) -> Self {
+            // SAFETY: the caller's guarantee.
+            F4(unsafe { (p as *const [f32; 4]).read_unaligned() })
         }
         #[inline(always)]
         pub fn sum(self) -> f32 {

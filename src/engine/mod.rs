@@ -16,7 +16,9 @@ use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Tensor, TensorData, activation, module};
 
 mod conv;
+mod depthwise;
 pub mod fused;
+mod gemm;
 mod lanes;
 
 use crate::device::{read, upload, upload_vec};
@@ -130,8 +132,10 @@ enum ConvBackward {
         weight: Tensor<4>,
         options: ConvOptions<2>,
     },
-    /// A full (ungrouped) k×k convolution on the CPU backend: [`conv::conv2d_input_grad`].
+    /// A full (ungrouped) convolution on the CPU backend: [`conv::conv2d_input_grad`].
     Cols,
+    /// A depthwise convolution on the CPU backend: [`depthwise::conv2d_input_grad`].
+    Depthwise,
     /// Otherwise: the transposed convolution.
     Transpose,
 }
@@ -142,8 +146,11 @@ impl ConvBackward {
         // The graph's convolutions pad symmetrically.
         let [ph, pw] = options.padding_begin();
         let g = options.groups;
-        if g == 1 && kh * kw > 1 && fused::on_cpu(weight) {
+        if g == 1 && fused::on_cpu(weight) {
             return ConvBackward::Cols;
+        }
+        if in_g == 1 && out == g && depthwise::steps_fit(options) && fused::on_cpu(weight) {
+            return ConvBackward::Depthwise;
         }
         if options.stride != [1, 1] || options.dilation != [1, 1] || ph >= kh || pw >= kw {
             return ConvBackward::Transpose;
@@ -186,6 +193,9 @@ impl ConvBackward {
                 module::conv2d(grad, weight.clone(), None, options.clone())
             }
             ConvBackward::Cols => conv::conv2d_input_grad(grad, weight, options, input_hw, name)?,
+            ConvBackward::Depthwise => {
+                depthwise::conv2d_input_grad(grad, weight, options, input_hw, name)?
+            }
             ConvBackward::Transpose => {
                 let [_, _, kh, kw] = weight.dims();
                 let [_, _, gh, gw] = grad.dims();
@@ -480,8 +490,10 @@ impl Network {
                     ..
                 } => {
                     let x = arg(0)?.map(name)?;
-                    Value::Map(if conv::handles(&x, weight, options) {
+                    Value::Map(if conv::handles(&x, options) {
                         conv::conv2d(x, weight, bias.as_ref(), options, name)?
+                    } else if depthwise::handles(&x, weight, options) {
+                        depthwise::conv2d(x, weight, bias.as_ref(), options, name)?
                     } else {
                         module::conv2d(x, weight.clone(), bias.clone(), options.clone())
                     })
