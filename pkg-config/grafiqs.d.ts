@@ -235,6 +235,10 @@ export declare function moduleStatus(): { instance: number; traps: number; trapp
 export declare function webGpuAvailable(): boolean;
 /** Whether this engine runs WebAssembly SIMD, which the package's module needs. */
 export declare function wasmSimdAvailable(): boolean;
+/** Whether this engine runs WebAssembly relaxed SIMD; `initialize` then loads the faster build. */
+export declare function relaxedSimdAvailable(): boolean;
+/** Which build of the module runs (loading it if needed), as the module itself reports it. */
+export declare function wasmBuild(): Promise<'relaxed-simd' | 'simd'>;
 export declare function toRgba(image: ImageInput): { data: Uint8Array; width: number; height: number };
 
 /** One guidance measure: raw value, 0–100 score (higher = better) and verdict. */

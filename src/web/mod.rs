@@ -46,6 +46,17 @@ fn start() {
     console_error_panic_hook::set_once();
 }
 
+/// The WebAssembly features this build's kernels were compiled with: `"simd128"`, or
+/// `"simd128 relaxed-simd"` for the package's second build.
+#[wasm_bindgen(js_name = wasmFeatures)]
+pub fn wasm_features() -> String {
+    let mut features = String::from("simd128");
+    if cfg!(target_feature = "relaxed-simd") {
+        features.push_str(" relaxed-simd");
+    }
+    features
+}
+
 /// A JS `Error` with the message and `code` of `e`.
 fn js_err(e: &Error) -> JsValue {
     let err = js_sys::Error::new(&e.to_string());

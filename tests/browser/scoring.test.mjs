@@ -51,6 +51,24 @@ function compare(label, got, want, { embedding = true } = {}) {
   return worst;
 }
 
+// The CPU path runs in both of the package's builds: the default one here (Chromium has relaxed
+// SIMD: fused multiply-add in the kernels) and the plain-SIMD one other engines load.
+const RUNS = [
+  ['webgpu', 'relaxed-simd'],
+  ['cpu', 'relaxed-simd'],
+  ['cpu', 'simd'],
+];
+
+/** Loads `build` of the module into the page (before anything else loads the default). */
+async function load(p, build) {
+  const got = await p.evaluate(async (build) => {
+    if (build === 'simd') await grafiqs.initialize({ wasm: '/pkg/grafiqs_wasm_bg.wasm' });
+    return { build: await grafiqs.wasmBuild(), relaxed: grafiqs.relaxedSimdAvailable() };
+  }, build);
+  assert.ok(got.relaxed, 'Chromium has relaxed SIMD');
+  assert.equal(got.build, build);
+}
+
 /** Scores the four tiny fixture PNGs singly and as a batch on `backend`, in the page. */
 async function scoreTiny(p, backend) {
   return p.evaluate(async (backend) => {
@@ -68,9 +86,10 @@ async function scoreTiny(p, backend) {
   }, backend);
 }
 
-for (const backend of ['webgpu', 'cpu']) {
-  test(`tiny iResNet on ${backend} matches native and the PyTorch reference`, async () => {
+for (const [backend, build] of RUNS) {
+  test(`tiny iResNet on ${backend} (${build} build) matches native and the PyTorch reference`, async () => {
     const { p, errors } = await page();
+    await load(p, build);
     if (backend === 'webgpu') {
       const adapter = await p.evaluate(async () => {
         const a = await navigator.gpu?.requestAdapter();
@@ -91,16 +110,17 @@ for (const backend of ['webgpu', 'cpu']) {
       compare(`[${backend}] batch ${i}`, res.batch[i], r, { embedding: false });
       assert.ok(r.quality >= 0 && r.quality <= 100 && r.calibrated === false);
     });
-    console.log(`tiny [${backend}] worst rel vs native: ${worst.toExponential(2)}`);
+    console.log(`tiny [${backend}, ${build}] worst rel vs native: ${worst.toExponential(2)}`);
     assert.deepEqual(errors, []);
     await p.close();
   });
 }
 
-for (const backend of ['webgpu', 'cpu']) {
-  test(`real MobileFaceNet on ${backend} matches native on the aligned faces`, async (t) => {
+for (const [backend, build] of RUNS) {
+  test(`real MobileFaceNet on ${backend} (${build} build) matches native on the aligned faces`, async (t) => {
     if (!prep.mobilefacenet) return t.skip('shared assets not found');
     const { p } = await page();
+    await load(p, build);
     const files = prep.mobilefacenet.results.map((r) => path.basename(r.path));
     const res = await p.evaluate(
       async ({ backend, files }) => {
@@ -127,7 +147,7 @@ for (const backend of ['webgpu', 'cpu']) {
       for (const k of h.KINDS) canvasWorst = Math.max(canvasWorst, h.rel(res.viaCanvas[i].scores[k], r.scores[k]));
     });
     console.log(
-      `mobilefacenet [${backend}] worst rel vs native: ${worst.toExponential(2)}; ` +
+      `mobilefacenet [${backend}, ${build}] worst rel vs native: ${worst.toExponential(2)}; ` +
         `browser-decoded JPEG pixels vs exact decoder: worst rel ${canvasWorst.toExponential(2)}`,
     );
     await p.close();
