@@ -207,6 +207,7 @@ fn col2im(cols: &[f32], dx: &mut [f32], g: &Geometry) {
 
 /// The convolution of `x` (`[N, C_in, H, W]`) with `weight` (`[C_out, C_in, kh, kw]`) plus
 /// `bias`, on the CPU backend. Only for what [`handles`] accepts.
+#[inline(never)]
 pub fn conv2d(
     x: Tensor<4>,
     weight: &Tensor<4>,
@@ -245,6 +246,7 @@ pub fn conv2d(
 }
 
 /// `∂/∂input` of [`conv2d`] from `∂/∂output` (`grad`), for an input of spatial size `input_hw`.
+#[inline(never)]
 pub fn conv2d_input_grad(
     grad: Tensor<4>,
     weight: &Tensor<4>,

@@ -109,8 +109,10 @@ mod kernel {
 
     /// Rows of the register tile.
     pub(super) const MR: usize = 4;
-    /// Columns of the register tile (two vectors).
-    pub(super) const NR: usize = 8;
+    /// Vectors per row of the register tile.
+    const NV: usize = 2;
+    /// Columns of the register tile.
+    pub(super) const NR: usize = 4 * NV;
     /// Depth of one packed block: an `MR`-row strip of `lhs` (4 KB) and an `NR`-column strip of
     /// `rhs` (8 KB) stay in the L1 cache together.
     pub(super) const KC: usize = 256;
@@ -204,20 +206,20 @@ mod kernel {
 
     /// The `MR × NR` product of one packed `lhs` strip and one packed `rhs` strip, of equal depth.
     #[inline(always)]
-    fn tile(a: &[f32], b: &[f32]) -> [[F4; 2]; MR] {
+    fn tile(a: &[f32], b: &[f32]) -> [[F4; NV]; MR] {
         let kc = a.len() / MR;
         assert!(a.len() == kc * MR && b.len() == kc * NR);
-        let mut acc = [[F4::splat(0.0); 2]; MR];
+        let mut acc = [[F4::splat(0.0); NV]; MR];
         let (a, b) = (a.as_ptr(), b.as_ptr());
         for p in 0..kc {
             // SAFETY: p < kc, and the strips hold kc·MR and kc·NR values (asserted above).
             unsafe {
-                let b0 = F4::read(b.add(p * NR));
-                let b1 = F4::read(b.add(p * NR + 4));
+                let bv: [F4; NV] = std::array::from_fn(|v| F4::read(b.add(p * NR + 4 * v)));
                 for (i, acc) in acc.iter_mut().enumerate() {
                     let x = F4::splat(*a.add(p * MR + i));
-                    acc[0] = x.madd(b0, acc[0]);
-                    acc[1] = x.madd(b1, acc[1]);
+                    for (acc, b) in acc.iter_mut().zip(bv) {
+                        *acc = x.madd(b, *acc);
+                    }
                 }
             }
         }
@@ -232,28 +234,27 @@ mod kernel {
         ld: usize,
         [row, col]: [usize; 2],
         [rows, cols]: [usize; 2],
-        acc: &[[F4; 2]; MR],
+        acc: &[[F4; NV]; MR],
         first: bool,
     ) {
         if cols == NR {
             for (i, acc) in acc.iter().enumerate().take(rows) {
                 let out = &mut dst[(row + i) * ld + col..][..NR];
-                let (lo, hi) = out.split_at_mut(4);
-                if first {
-                    acc[0].store(lo);
-                    acc[1].store(hi);
-                } else {
-                    acc[0].add(F4::load(lo)).store(lo);
-                    acc[1].add(F4::load(hi)).store(hi);
+                for (acc, out) in acc.iter().zip(out.chunks_exact_mut(4)) {
+                    if first {
+                        acc.store(out);
+                    } else {
+                        acc.add(F4::load(out)).store(out);
+                    }
                 }
             }
             return;
         }
         let mut values = [0f32; NR];
         for (i, acc) in acc.iter().enumerate().take(rows) {
-            let (lo, hi) = values.split_at_mut(4);
-            acc[0].store(lo);
-            acc[1].store(hi);
+            for (acc, v) in acc.iter().zip(values.chunks_exact_mut(4)) {
+                acc.store(v);
+            }
             let out = &mut dst[(row + i) * ld + col..][..cols];
             for (o, v) in out.iter_mut().zip(values) {
                 *o = if first { v } else { *o + v };
