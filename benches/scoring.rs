@@ -53,6 +53,8 @@ fn mobilefacenet() -> Option<Model> {
 }
 
 fn bench(c: &mut Criterion) {
+    // As the CLI does (these numbers are the CLI's): feature maps stay on the heap.
+    grafiqs::device::tune_system_allocator();
     let mut models = vec![];
     match mobilefacenet() {
         Some(m) => models.push(("mobilefacenet", m)),

@@ -27,6 +27,33 @@ impl BackendKind {
     }
 }
 
+/// Tunes glibc's `malloc` for scoring many images in one process, as the CLI does; call it once,
+/// early (before other threads allocate). Returns whether it applied (on glibc Linux only; a
+/// no-op elsewhere).
+///
+/// A GraFIQs pass allocates and frees feature maps of megabytes at every layer. With glibc's
+/// defaults each such block above 128 KB is mapped fresh from the kernel and unmapped when freed
+/// (page faults and zeroing on every layer: about a sixth of a batch-8 pass in `perf`), and the
+/// top of the heap is handed back as soon as it is free. This keeps blocks up to 32 MB on the
+/// heap and freed memory in the process (resident memory stays at the peak instead of falling
+/// back between images). Measured with the criterion bench, same run: the shipped model at
+/// batch 8 takes about 0.8× the time, batch 1 is unchanged.
+pub fn tune_system_allocator() -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallopt only sets the allocator's parameters (both values are in range: the
+        // mmap threshold's maximum is 32 MB on 64-bit glibc).
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20) == 1
+                && libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX) == 1
+        }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        false
+    }
+}
+
 /// The default wgpu adapter's device (native), initialised once per process and shared by
 /// every [`crate::Scorer`] and [`crate::Detector`] on wgpu. Fails with [`Error::Backend`] when no
 /// adapter is available (the failure is remembered).

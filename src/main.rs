@@ -4,5 +4,7 @@
 mod cli;
 
 fn main() {
+    // Feature maps of megabytes are allocated and freed at every layer: keep them on the heap.
+    grafiqs::device::tune_system_allocator();
     std::process::exit(cli::run());
 }

@@ -137,21 +137,56 @@ pub(super) fn for_chunks(
     len: usize,
     f: impl Fn(usize, &mut [f32]) + Send + Sync,
 ) {
-    #[cfg(not(target_family = "wasm"))]
-    {
-        use rayon::prelude::*;
-        data.par_chunks_mut(len)
-            .enumerate()
-            .for_each(|(i, c)| f(i, c));
-    }
-    #[cfg(target_family = "wasm")]
-    data.chunks_mut(len).enumerate().for_each(|(i, c)| f(i, c));
+    let _ = for_chunks_on(true, data, len, |i, c| {
+        f(i, c);
+        Ok(())
+    });
 }
 
-/// Fills `cols` (`rows × positions`) from one image `x` (`C_in × H × W`).
-fn im2col(x: &[f32], cols: &mut [f32], g: &Geometry) {
+/// Runs `f(index, chunk)` over the `len`-sized chunks of `data`, on every core if `parallel`
+/// (natively), else one after the other; the first error wins.
+fn for_chunks_on(
+    parallel: bool,
+    data: &mut [f32],
+    len: usize,
+    f: impl Fn(usize, &mut [f32]) -> Result<()> + Send + Sync,
+) -> Result<()> {
+    #[cfg(not(target_family = "wasm"))]
+    if parallel {
+        use rayon::prelude::*;
+        return data
+            .par_chunks_mut(len.max(1))
+            .enumerate()
+            .try_for_each(|(i, c)| f(i, c));
+    }
+    let _ = parallel;
+    data.chunks_mut(len.max(1))
+        .enumerate()
+        .try_for_each(|(i, c)| f(i, c))
+}
+
+/// Whether a batch of `n` images is spread over the cores image by image (each image's steps on
+/// one core), rather than taken one image at a time with every step split over the cores:
+/// natively, once there are at least as many images as cores. Splitting one small product
+/// (a 7×7 or 14×14 map) over the cores costs a hand-off per call; whole images do not.
+fn across_images(n: usize) -> bool {
+    #[cfg(not(target_family = "wasm"))]
+    {
+        let cores = rayon::current_num_threads();
+        cores > 1 && n >= cores
+    }
+    #[cfg(target_family = "wasm")]
+    {
+        let _ = n;
+        false
+    }
+}
+
+/// Fills `cols` (`rows × positions`) from one image `x` (`C_in × H × W`), its rows on every
+/// core if `parallel`.
+fn im2col(x: &[f32], cols: &mut [f32], g: &Geometry, parallel: bool) {
     let (kh, kw) = (g.kh, g.kw);
-    for_chunks(cols, g.positions(), |r, row| {
+    let _ = for_chunks_on(parallel, cols, g.positions(), |r, row| {
         let (c, i, j) = (r / (kh * kw), (r / kw) % kh, r % kw);
         let plane = &x[c * g.h * g.w..][..g.h * g.w];
         let (lo, hi, offset) = g.columns(j);
@@ -172,13 +207,15 @@ fn im2col(x: &[f32], cols: &mut [f32], g: &Geometry) {
                 }
             }
         }
+        Ok(())
     });
 }
 
-/// Adds `cols` (`rows × positions`) back into the zeroed image gradient `dx` (`C_in × H × W`).
-fn col2im(cols: &[f32], dx: &mut [f32], g: &Geometry) {
+/// Adds `cols` (`rows × positions`) back into the zeroed image gradient `dx` (`C_in × H × W`),
+/// its planes on every core if `parallel`.
+fn col2im(cols: &[f32], dx: &mut [f32], g: &Geometry, parallel: bool) {
     let (kh, kw, p) = (g.kh, g.kw, g.positions());
-    for_chunks(dx, g.h * g.w, |c, plane| {
+    let _ = for_chunks_on(parallel, dx, g.h * g.w, |c, plane| {
         for i in 0..kh {
             for j in 0..kw {
                 let row = &cols[((c * kh + i) * kw + j) * p..][..p];
@@ -202,6 +239,7 @@ fn col2im(cols: &[f32], dx: &mut [f32], g: &Geometry) {
                 }
             }
         }
+        Ok(())
     });
 }
 
@@ -217,23 +255,24 @@ pub fn conv2d(
 ) -> Result<Tensor<4>> {
     let [n, c_in, h, w] = x.dims();
     let g = Geometry::new([c_in, h, w], weight.dims(), options, name)?;
-    let x = fused::host(&x)?;
-    let wt = fused::host(weight)?;
+    let (x, wt) = (fused::host(&x)?, fused::host(weight)?);
+    let (x, wt): (&[f32], &[f32]) = (&x, &wt);
     let (k, p) = (g.rows(), g.positions());
     let mut out = vec![0.0f32; n * g.c_out * p];
-    let mut cols = vec![0.0f32; if g.direct() { 0 } else { k * p }];
-    for (image, y) in x
-        .chunks_exact(c_in * h * w)
-        .zip(out.chunks_exact_mut(g.c_out * p))
-    {
+    let across = across_images(n);
+    for_chunks_on(across, &mut out, g.c_out * p, |i, y| {
+        let image = &x[i * c_in * h * w..][..c_in * h * w];
+        let mut cols = Vec::new();
         let cols = if g.direct() {
             image
         } else {
-            im2col(image, &mut cols, &g);
+            cols.resize(k * p, 0.0);
+            im2col(image, &mut cols, &g, !across);
             &cols
         };
-        matmul(y, Mat::rows(&wt, k), Mat::rows(cols, p), [g.c_out, p, k])?;
-    }
+        let product = [g.c_out, p, k];
+        matmul(y, Mat::rows(wt, k), Mat::rows(cols, p), product, !across)
+    })?;
     if let Some(bias) = bias {
         let b = fused::host(bias)?;
         for y in out.chunks_exact_mut(p * g.c_out) {
@@ -269,21 +308,23 @@ pub fn conv2d_input_grad(
             [g.c_out, g.oh, g.ow]
         )));
     }
-    let dy = fused::host(&grad)?;
-    let wt = fused::host(weight)?;
+    let (dy, wt) = (fused::host(&grad)?, fused::host(weight)?);
+    let (dy, wt): (&[f32], &[f32]) = (&dy, &wt);
     let (k, p) = (g.rows(), g.positions());
     let image = c_in * g.h * g.w;
     let mut dx = vec![0.0f32; n * image];
-    let mut cols = vec![0.0f32; if g.direct() { 0 } else { k * p }];
-    for (dy, dx) in dy.chunks_exact(c_out * p).zip(dx.chunks_exact_mut(image)) {
-        let (wt, dy) = (Mat::transposed(&wt, k), Mat::rows(dy, p));
+    let across = across_images(n);
+    for_chunks_on(across, &mut dx, image, |i, dx| {
+        let (wt, dy) = (Mat::transposed(wt, k), Mat::rows(&dy[i * c_out * p..], p));
         if g.direct() {
-            matmul(dx, wt, dy, [k, p, c_out])?;
+            matmul(dx, wt, dy, [k, p, c_out], !across)
         } else {
-            matmul(&mut cols, wt, dy, [k, p, c_out])?;
-            col2im(&cols, dx, &g);
+            let mut cols = vec![0.0f32; k * p];
+            matmul(&mut cols, wt, dy, [k, p, c_out], !across)?;
+            col2im(&cols, dx, &g, !across);
+            Ok(())
         }
-    }
+    })?;
     Ok(fused::from_vec(dx, [n, c_in, g.h, g.w]))
 }
 

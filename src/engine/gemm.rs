@@ -45,8 +45,15 @@ impl<'a> Mat<'a> {
     }
 }
 
-/// `dst[m × n] = lhs[m × k] · rhs[k × n]`, `dst` row-major (overwritten).
-pub fn matmul(dst: &mut [f32], lhs: Mat, rhs: Mat, [m, n, k]: [usize; 3]) -> Result<()> {
+/// `dst[m × n] = lhs[m × k] · rhs[k × n]`, `dst` row-major (overwritten); natively split over
+/// the cores when `parallel` and the product is large enough to repay it.
+pub fn matmul(
+    dst: &mut [f32],
+    lhs: Mat,
+    rhs: Mat,
+    [m, n, k]: [usize; 3],
+    parallel: bool,
+) -> Result<()> {
     if dst.len() != m * n || !lhs.holds(m, k) || !rhs.holds(k, n) {
         return Err(Error::Internal(format!(
             "matmul sizes: dst {} lhs {} rhs {} for {m}×{k}·{k}×{n}",
@@ -63,10 +70,13 @@ pub fn matmul(dst: &mut [f32], lhs: Mat, rhs: Mat, [m, n, k]: [usize; 3]) -> Res
         return Ok(());
     }
     #[cfg(target_family = "wasm")]
-    packed(dst, lhs, rhs, [m, n, k]);
+    {
+        let _ = parallel;
+        packed(dst, lhs, rhs, [m, n, k]);
+    }
     #[cfg(not(target_family = "wasm"))]
     {
-        let parallelism = if m * n * k >= 1 << 20 {
+        let parallelism = if parallel && m * n * k >= 1 << 20 {
             gemm::Parallelism::Rayon(0)
         } else {
             gemm::Parallelism::None
@@ -321,7 +331,7 @@ mod tests {
                 let mut ours = vec![f32::NAN; m * n];
                 packed(&mut ours, lhs, Mat::rows(&b, n), [m, n, k]);
                 let mut crate_ = vec![f32::NAN; m * n];
-                matmul(&mut crate_, lhs, Mat::rows(&b, n), [m, n, k]).unwrap();
+                matmul(&mut crate_, lhs, Mat::rows(&b, n), [m, n, k], true).unwrap();
                 for (name, got) in [("packed", &ours), ("matmul", &crate_)] {
                     let err = got
                         .iter()
@@ -342,8 +352,35 @@ mod tests {
     fn rejects_sizes_that_do_not_fit() {
         let a = vec![0f32; 6];
         let mut dst = vec![0f32; 4];
-        assert!(matmul(&mut dst, Mat::rows(&a, 3), Mat::rows(&a, 2), [2, 2, 3]).is_ok());
-        assert!(matmul(&mut dst, Mat::rows(&a, 3), Mat::rows(&a, 2), [2, 2, 4]).is_err());
-        assert!(matmul(&mut dst[..3], Mat::rows(&a, 3), Mat::rows(&a, 2), [2, 2, 3]).is_err());
+        assert!(
+            matmul(
+                &mut dst,
+                Mat::rows(&a, 3),
+                Mat::rows(&a, 2),
+                [2, 2, 3],
+                false
+            )
+            .is_ok()
+        );
+        assert!(
+            matmul(
+                &mut dst,
+                Mat::rows(&a, 3),
+                Mat::rows(&a, 2),
+                [2, 2, 4],
+                false
+            )
+            .is_err()
+        );
+        assert!(
+            matmul(
+                &mut dst[..3],
+                Mat::rows(&a, 3),
+                Mat::rows(&a, 2),
+                [2, 2, 3],
+                false
+            )
+            .is_err()
+        );
     }
 }
