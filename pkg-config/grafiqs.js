@@ -61,8 +61,10 @@ export function initialize(options = {}) {
         fail('wasm_simd_unavailable', 'grafiqs: this browser lacks WebAssembly SIMD (Chrome/Edge 91+, Firefox 89+ and Safari 16.4+ have it)'),
       );
     }
-    const file = relaxedSimdAvailable() ? './grafiqs_wasm_relaxed_bg.wasm' : './grafiqs_wasm_bg.wasm';
-    const source = options.wasm ?? new URL(file, import.meta.url);
+    // Both URLs spelled out as `new URL('…', import.meta.url)`: bundlers emit both files.
+    const source =
+      options.wasm ??
+      (relaxedSimdAvailable() ? new URL('./grafiqs_wasm_relaxed_bg.wasm', import.meta.url) : new URL('./grafiqs_wasm_bg.wasm', import.meta.url));
     wasmReady = init({ module_or_path: source }).catch((e) => {
       wasmReady = null;
       throw new Error(`grafiqs: could not load the WebAssembly module: ${e?.message ?? e}`);
