@@ -309,33 +309,8 @@ pub fn conv2d_input_grad(
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::{check_against_burn, random};
     use super::*;
-    use burn::tensor::module;
-    use burn::tensor::ops::ConvTransposeOptions;
-
-    fn random(shape: [usize; 4], seed: u32) -> Tensor<4> {
-        let n = shape.iter().product();
-        let mut s = seed.wrapping_mul(2_654_435_761).max(1);
-        let v = (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 17;
-                s ^= s << 5;
-                s as f32 / u32::MAX as f32 - 0.5
-            })
-            .collect();
-        fused::from_vec(v, shape)
-    }
-
-    fn max_diff(a: Tensor<4>, b: Tensor<4>) -> f32 {
-        assert_eq!(a.dims(), b.dims());
-        let a = a.into_data().try_to_vec::<f32>().unwrap();
-        let b = b.into_data().try_to_vec::<f32>().unwrap();
-        a.iter()
-            .zip(&b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max)
-    }
 
     /// Against Burn's grouped convolution and transposed convolution: MobileFaceNet's shapes
     /// (3×3 stride 1 and 2, the 7×7 global layer) and odd ones (dilation, widths no vector
@@ -356,27 +331,9 @@ mod tests {
         for (t, &(n, c, h, w, k, s, p, d)) in cases.iter().enumerate() {
             let x = random([n, c, h, w], 3 * t as u32 + 1);
             let wt = random([c, 1, k, k], 3 * t as u32 + 2);
-            let bias = random([1, 1, 1, c], 9).reshape([c]);
             let options = ConvOptions::new([s, s], [p, p], [d, d], c);
             assert!(handles(&x, &wt, &options));
-            let ours = conv2d(x.clone(), &wt, Some(&bias), &options, "t").unwrap();
-            let theirs = module::conv2d(x, wt.clone(), Some(bias), options.clone());
-            let e = max_diff(ours.clone(), theirs);
-            assert!(e < 1e-5, "case {t}: forward differs by {e}");
-
-            let dy = random(ours.dims(), 3 * t as u32 + 3);
-            let [_, _, oh, ow] = ours.dims();
-            let span = |o: usize| (o - 1) * s + d * (k - 1) + 1;
-            let pad_out = [h + 2 * p - span(oh), w + 2 * p - span(ow)];
-            let ours = conv2d_input_grad(dy.clone(), &wt, &options, [h, w], "t").unwrap();
-            let theirs = module::conv_transpose2d(
-                dy,
-                wt,
-                None,
-                ConvTransposeOptions::new([s, s], [p, p], pad_out, [d, d], c),
-            );
-            let e = max_diff(ours, theirs);
-            assert!(e < 1e-5, "case {t}: input gradient differs by {e}");
+            check_against_burn(t, x, wt, options, conv2d, conv2d_input_grad);
         }
     }
 

@@ -20,6 +20,8 @@ mod depthwise;
 pub mod fused;
 mod gemm;
 mod lanes;
+#[cfg(test)]
+mod testing;
 
 use crate::device::{read, upload, upload_vec};
 use crate::error::{Error, Result};
