@@ -182,6 +182,25 @@ fn across_images(n: usize) -> bool {
     }
 }
 
+/// Runs `f(image, output, scratch)` for every image's `len`-sized output chunk of `data`: with
+/// `across`, images on every core, each with a scratch buffer of its own; otherwise one after
+/// the other, sharing one scratch buffer (a column matrix is megabytes, and reallocating and
+/// zeroing it per image was work the browser's batches did for nothing).
+fn per_image(
+    across: bool,
+    data: &mut [f32],
+    len: usize,
+    f: impl Fn(usize, &mut [f32], &mut Vec<f32>) -> Result<()> + Send + Sync,
+) -> Result<()> {
+    if across {
+        return for_chunks_on(true, data, len, |i, out| f(i, out, &mut Vec::new()));
+    }
+    let mut scratch = Vec::new();
+    data.chunks_mut(len.max(1))
+        .enumerate()
+        .try_for_each(|(i, out)| f(i, out, &mut scratch))
+}
+
 /// Fills `cols` (`rows × positions`) from one image `x` (`C_in × H × W`), its rows on every
 /// core if `parallel`.
 fn im2col(x: &[f32], cols: &mut [f32], g: &Geometry, parallel: bool) {
@@ -245,7 +264,7 @@ fn col2im(cols: &[f32], dx: &mut [f32], g: &Geometry, parallel: bool) {
 
 /// The convolution of `x` (`[N, C_in, H, W]`) with `weight` (`[C_out, C_in, kh, kw]`) plus
 /// `bias`, on the CPU backend. Only for what [`handles`] accepts.
-#[inline(never)]
+#[inline(never)] // kept out of line, so that profiles (the browser's too) name it
 pub fn conv2d(
     x: Tensor<4>,
     weight: &Tensor<4>,
@@ -260,15 +279,15 @@ pub fn conv2d(
     let (k, p) = (g.rows(), g.positions());
     let mut out = vec![0.0f32; n * g.c_out * p];
     let across = across_images(n);
-    for_chunks_on(across, &mut out, g.c_out * p, |i, y| {
+    per_image(across, &mut out, g.c_out * p, |i, y, cols| {
         let image = &x[i * c_in * h * w..][..c_in * h * w];
-        let mut cols = Vec::new();
         let cols = if g.direct() {
             image
         } else {
+            // im2col writes every value: the buffer need not be cleared between images.
             cols.resize(k * p, 0.0);
-            im2col(image, &mut cols, &g, !across);
-            &cols
+            im2col(image, cols, &g, !across);
+            cols
         };
         let product = [g.c_out, p, k];
         matmul(y, Mat::rows(wt, k), Mat::rows(cols, p), product, !across)
@@ -285,7 +304,7 @@ pub fn conv2d(
 }
 
 /// `∂/∂input` of [`conv2d`] from `∂/∂output` (`grad`), for an input of spatial size `input_hw`.
-#[inline(never)]
+#[inline(never)] // kept out of line, so that profiles (the browser's too) name it
 pub fn conv2d_input_grad(
     grad: Tensor<4>,
     weight: &Tensor<4>,
@@ -314,14 +333,15 @@ pub fn conv2d_input_grad(
     let image = c_in * g.h * g.w;
     let mut dx = vec![0.0f32; n * image];
     let across = across_images(n);
-    for_chunks_on(across, &mut dx, image, |i, dx| {
+    per_image(across, &mut dx, image, |i, dx, cols| {
         let (wt, dy) = (Mat::transposed(wt, k), Mat::rows(&dy[i * c_out * p..], p));
         if g.direct() {
             matmul(dx, wt, dy, [k, p, c_out], !across)
         } else {
-            let mut cols = vec![0.0f32; k * p];
-            matmul(&mut cols, wt, dy, [k, p, c_out], !across)?;
-            col2im(&cols, dx, &g, !across);
+            // The product overwrites every value of the buffer.
+            cols.resize(k * p, 0.0);
+            matmul(cols, wt, dy, [k, p, c_out], !across)?;
+            col2im(cols, dx, &g, !across);
             Ok(())
         }
     })?;

@@ -198,7 +198,7 @@ fn gather_any(out: &mut [f32], src: &[f32], taps: &[(F4, usize)], start: F4) {
 
 /// The depthwise convolution of `x` (`[N, C, H, W]`) with `weight` (`[C, 1, kh, kw]`) plus
 /// `bias`, on the CPU backend. Only for what [`handles`] accepts.
-#[inline(never)]
+#[inline(never)] // kept out of line, so that profiles (the browser's too) name it
 pub fn conv2d(
     x: Tensor<4>,
     weight: &Tensor<4>,
@@ -248,7 +248,7 @@ pub fn conv2d(
 }
 
 /// `∂/∂input` of [`conv2d`] from `∂/∂output` (`grad`), for an input of spatial size `input_hw`.
-#[inline(never)]
+#[inline(never)] // kept out of line, so that profiles (the browser's too) name it
 pub fn conv2d_input_grad(
     grad: Tensor<4>,
     weight: &Tensor<4>,
