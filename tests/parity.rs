@@ -252,7 +252,7 @@ fn activations_expose_batchnorm_statistics_and_stages() {
 /// Burn's autodiff on the same network and input: every score, the loss and the embedding, on
 /// the tiny iResNet (BatchNorm + PReLU + strided and 1×1 convolutions) and, with the assets,
 /// both MobileFaceNets (depthwise convolutions, ReLU6, PReLU), at batch 2. Both run in f32; only
-/// the summation order differs (the autodiff run takes Burn's k×k convolutions, the engine its
+/// the summation order differs (the autodiff run takes Burn's convolutions, the engine its
 /// own), so they agree far more closely than either agrees with the float64 reference:
 /// rel ≤ 1e-5 (embeddings: max-abs difference ≤ 1e-5 of the largest component).
 #[test]
