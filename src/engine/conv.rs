@@ -183,9 +183,8 @@ fn across_images(n: usize) -> bool {
 }
 
 /// Runs `f(image, output, scratch)` for every image's `len`-sized output chunk of `data`: with
-/// `across`, images on every core, each with a scratch buffer of its own; otherwise one after
-/// the other, sharing one scratch buffer (a column matrix is megabytes, and reallocating and
-/// zeroing it per image was work the browser's batches did for nothing).
+/// `across`, images on every core, otherwise one after the other. `scratch` is the running
+/// thread's column buffer ([`with_scratch`]).
 fn per_image(
     across: bool,
     data: &mut [f32],
@@ -193,12 +192,48 @@ fn per_image(
     f: impl Fn(usize, &mut [f32], &mut Vec<f32>) -> Result<()> + Send + Sync,
 ) -> Result<()> {
     if across {
-        return for_chunks_on(true, data, len, |i, out| f(i, out, &mut Vec::new()));
+        return for_chunks_on(true, data, len, |i, out| with_scratch(|s| f(i, out, s)));
     }
-    let mut scratch = Vec::new();
-    data.chunks_mut(len.max(1))
-        .enumerate()
-        .try_for_each(|(i, out)| f(i, out, &mut scratch))
+    with_scratch(|scratch| {
+        data.chunks_mut(len.max(1))
+            .enumerate()
+            .try_for_each(|(i, out)| f(i, out, scratch))
+    })
+}
+
+thread_local! {
+    /// This thread's column buffer, kept from one convolution to the next.
+    static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A column buffer larger than this many values is given back after use rather than kept.
+const SCRATCH_KEPT: usize = 16 << 20;
+
+/// Runs `f` with this thread's column buffer. A column matrix is megabytes (9× the feature map
+/// for a 3×3 kernel), and allocating and zeroing one per convolution took a tenth of an
+/// iResNet-50 score natively; every user writes all of the buffer before reading it, so its
+/// stale contents never matter. Should the buffer be taken already (a nested call on the same
+/// thread), `f` gets a fresh one.
+fn with_scratch<R>(f: impl FnOnce(&mut Vec<f32>) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => {
+            let r = f(&mut scratch);
+            if scratch.capacity() > SCRATCH_KEPT {
+                *scratch = Vec::new();
+            }
+            r
+        }
+        Err(_) => f(&mut Vec::new()),
+    })
+}
+
+/// The first `len` values of `scratch`, grown (never shrunk, so never cleared again) to hold
+/// them.
+fn columns(scratch: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    if scratch.len() < len {
+        scratch.resize(len, 0.0);
+    }
+    &mut scratch[..len]
 }
 
 /// Fills `cols` (`rows × positions`) from one image `x` (`C_in × H × W`), its rows on every
@@ -284,10 +319,10 @@ pub fn conv2d(
         let cols = if g.direct() {
             image
         } else {
-            // im2col writes every value: the buffer need not be cleared between images.
-            cols.resize(k * p, 0.0);
+            // im2col writes every value: the buffer need not be cleared.
+            let cols = columns(cols, k * p);
             im2col(image, cols, &g, !across);
-            cols
+            &*cols
         };
         let product = [g.c_out, p, k];
         matmul(y, Mat::rows(wt, k), Mat::rows(cols, p), product, !across)
@@ -339,7 +374,7 @@ pub fn conv2d_input_grad(
             matmul(dx, wt, dy, [k, p, c_out], !across)
         } else {
             // The product overwrites every value of the buffer.
-            cols.resize(k * p, 0.0);
+            let cols = columns(cols, k * p);
             matmul(cols, wt, dy, [k, p, c_out], !across)?;
             col2im(cols, dx, &g, !across);
             Ok(())
