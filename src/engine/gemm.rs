@@ -39,6 +39,15 @@ impl<'a> Mat<'a> {
         }
     }
 
+    /// The view that starts at element `(row, col)`.
+    #[cfg(not(target_family = "wasm"))]
+    fn from(self, row: usize, col: usize) -> Self {
+        Mat {
+            data: &self.data[(row * self.rs + col * self.cs).min(self.data.len())..],
+            ..self
+        }
+    }
+
     /// Whether every element of an `r × c` matrix lies in `data`.
     fn holds(&self, r: usize, c: usize) -> bool {
         r == 0 || c == 0 || (r - 1) * self.rs + (c - 1) * self.cs < self.data.len()
@@ -46,7 +55,7 @@ impl<'a> Mat<'a> {
 }
 
 /// `dst[m × n] = lhs[m × k] · rhs[k × n]`, `dst` row-major (overwritten); natively split over
-/// the cores when `parallel` and the product is large enough to repay it.
+/// the cores when `parallel` and the product is large enough to repay it ([`native`]).
 pub fn matmul(
     dst: &mut [f32],
     lhs: Mat,
@@ -75,23 +84,94 @@ pub fn matmul(
         packed(dst, lhs, rhs, [m, n, k]);
     }
     #[cfg(not(target_family = "wasm"))]
-    {
-        let parallelism = if parallel && m * n * k >= 1 << 20 {
-            gemm::Parallelism::Rayon(0)
+    native::matmul(dst, lhs, rhs, [m, n, k], parallel);
+    Ok(())
+}
+
+/// The native products: the `gemm` crate's single-threaded kernels, on every core in bands.
+#[cfg(not(target_family = "wasm"))]
+mod native {
+    use super::Mat;
+
+    /// Products smaller than this many multiply-adds stay on one core.
+    const PARALLEL_FROM: usize = 1 << 20;
+
+    /// `dst = lhs · rhs` (see [`super::matmul`], which has checked the sizes).
+    ///
+    /// In parallel, the product is cut in one band per core: bands of `dst`'s rows when
+    /// `m ≥ n` (each core packs its rows of `lhs` and all of `rhs`), else bands of its columns
+    /// (each packs all of `lhs`), so that the operand packed twice is the smaller one. Each band
+    /// is a single-threaded product. `gemm`'s own splitting (`Parallelism::Rayon`) was measured
+    /// on iResNet-50's 3×3 convolutions on two cores: its forward products ran 1.1–1.5× faster
+    /// than on one core, these bands 1.6–1.9×.
+    pub(super) fn matmul(
+        dst: &mut [f32],
+        lhs: Mat,
+        rhs: Mat,
+        [m, n, k]: [usize; 3],
+        parallel: bool,
+    ) {
+        let cores = rayon::current_num_threads();
+        if !parallel || cores < 2 || m * n * k < PARALLEL_FROM {
+            band(dst.as_mut_ptr(), n, lhs, rhs, [m, n, k]);
+            return;
+        }
+        use rayon::prelude::*;
+        if m >= n {
+            let rows = m.div_ceil(cores);
+            dst.par_chunks_mut(rows * n).enumerate().for_each(|(i, d)| {
+                let lhs = lhs.from(i * rows, 0);
+                band(d.as_mut_ptr(), n, lhs, rhs, [d.len() / n, n, k]);
+            });
         } else {
-            gemm::Parallelism::None
-        };
-        // SAFETY: `dst` holds exactly m×n row-major elements and is exclusive; every element
-        // addressed through the strides of `lhs` and `rhs` lies in their data (checked above).
-        // `dst` is written, not read (`read_dst = false`).
+            // Whole vectors of the AVX-512 kernel's rows (`dst`'s columns, after `gemm` turns a
+            // row-major product around).
+            let cols = n.div_ceil(cores).next_multiple_of(16);
+            let bands = n.div_ceil(cols);
+            let base = Shared(dst.as_mut_ptr());
+            (0..bands).into_par_iter().for_each(|j| {
+                let (first, width) = (j * cols, cols.min(n - j * cols));
+                // SAFETY: bands `first..first + width` of different `j` are disjoint columns
+                // of `dst`, which is m×n and exclusively borrowed for this call.
+                let d = unsafe { base.at(first) };
+                band(d, n, lhs, rhs.from(0, first), [m, width, k]);
+            });
+        }
+    }
+
+    /// `dst`, shared by the bands, each writing its own elements.
+    #[derive(Clone, Copy)]
+    struct Shared(*mut f32);
+    // SAFETY: the bands write disjoint elements, and the borrow outlives them.
+    unsafe impl Send for Shared {}
+    unsafe impl Sync for Shared {}
+
+    impl Shared {
+        /// # Safety
+        /// `offset` lies inside the buffer.
+        unsafe fn at(self, offset: usize) -> *mut f32 {
+            unsafe { self.0.add(offset) }
+        }
+    }
+
+    /// `dst[m × n]` (row stride `ld`) `= lhs · rhs`, on this thread.
+    fn band(dst: *mut f32, ld: usize, lhs: Mat, rhs: Mat, [m, n, k]: [usize; 3]) {
+        if m == 0 || n == 0 {
+            return;
+        }
+        debug_assert!(lhs.holds(m, k) && rhs.holds(k, n));
+        // SAFETY: `dst` addresses m rows of stride `ld ≥ n` inside the caller's buffer, which
+        // no other band writes; every element addressed through the strides of `lhs` and `rhs`
+        // lies in their data (checked by `super::matmul` for the whole product; a band's view
+        // starts inside it). `dst` is written, not read (`read_dst = false`).
         unsafe {
             gemm::gemm(
                 m,
                 n,
                 k,
-                dst.as_mut_ptr(),
+                dst,
                 1,
-                n as isize,
+                ld as isize,
                 false,
                 lhs.data.as_ptr(),
                 lhs.cs as isize,
@@ -104,11 +184,10 @@ pub fn matmul(
                 false,
                 false,
                 false,
-                parallelism,
+                gemm::Parallelism::None,
             );
         }
     }
-    Ok(())
 }
 
 /// The browser's kernel (compiled natively only for the tests, which run it with plain-array
@@ -294,7 +373,8 @@ mod tests {
     }
 
     /// Both kernels (the packed one the browser runs, and the `gemm` crate natively) against a
-    /// plain f64 triple loop, for both layouts of `lhs` and sizes around every block edge.
+    /// plain f64 triple loop, for both layouts of `lhs` and sizes around every block edge, and
+    /// the native bands.
     #[test]
     fn products_equal_the_definition() {
         let sizes = [
@@ -306,6 +386,9 @@ mod tests {
             [MC + 3, 37, KC + 5],
             [70, NC + 11, 9],
             [64, 196, 2 * KC + 1],
+            // Natively split in bands over the cores: of rows (m ≥ n), of columns (m < n).
+            [515, 37, 61],
+            [33, 1001, 40],
             [2, 3, 0],
         ];
         for (t, &[m, n, k]) in sizes.iter().enumerate() {
@@ -331,13 +414,22 @@ mod tests {
                 let mut ours = vec![f32::NAN; m * n];
                 packed(&mut ours, lhs, Mat::rows(&b, n), [m, n, k]);
                 let mut crate_ = vec![f32::NAN; m * n];
+                // Three cores, so that the bands are uneven.
+                #[cfg(not(target_family = "wasm"))]
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build();
+                #[cfg(not(target_family = "wasm"))]
+                pool.unwrap().install(|| {
+                    matmul(&mut crate_, lhs, Mat::rows(&b, n), [m, n, k], true).unwrap()
+                });
+                #[cfg(target_family = "wasm")]
                 matmul(&mut crate_, lhs, Mat::rows(&b, n), [m, n, k], true).unwrap();
                 for (name, got) in [("packed", &ours), ("matmul", &crate_)] {
                     let err = got
                         .iter()
                         .zip(&want)
                         .map(|(g, w)| (*g as f64 - w).abs())
-                        .fold(0.0, f64::max);
+                        // NaN (an element never written) counts as the largest error.
+                        .fold(0.0, |a: f64, e| if e > a || e.is_nan() { e } else { a });
                     let tol = 1e-6 * (k as f64).max(1.0);
                     assert!(
                         err <= tol,
