@@ -124,6 +124,42 @@ impl Geometry {
         (lo.min(hi), hi, offset)
     }
 
+    /// Whether a column row is the input plane shifted as a whole: stride 1 and an output as
+    /// wide as the input (a "same" convolution, such as 3×3 with padding 1), so that output
+    /// position `q` of tap `(i, j)` reads input value `q + shift(i, j)`, except in the columns
+    /// where the tap reads the padding ([`Geometry::wrapped`]).
+    fn flat(&self) -> bool {
+        self.stride == [1, 1] && self.ow == self.w
+    }
+
+    /// For a [`flat`](Geometry::flat) convolution and tap `(i, j)`: the output positions
+    /// `lo..hi` of the rows that read inside the image, the range of them, `a..b`, whose
+    /// shifted position lies in the plane, and the input position of `a` (0 if `a..b` is
+    /// empty).
+    fn shift(&self, i: usize, j: usize) -> [usize; 5] {
+        let (w, hw) = (self.w as isize, (self.h * self.w) as isize);
+        let dy = (i * self.dilation[0]) as isize - self.pad[0] as isize;
+        let dx = (j * self.dilation[1]) as isize - self.pad[1] as isize;
+        let shift = dy * w + dx;
+        let rows = |r: isize| r.clamp(0, self.oh as isize) * w;
+        let (lo, hi) = (rows(-dy), rows(self.h as isize - dy));
+        let hi = hi.max(lo);
+        let (a, b) = (lo.max(-shift).min(hi), hi.min(hw - shift).max(lo));
+        let b = b.max(a);
+        let from = if a < b { a + shift } else { 0 };
+        [lo, hi, a, b, from].map(|v| v as usize)
+    }
+
+    /// For a [`flat`](Geometry::flat) convolution and tap column `j`: the columns of each
+    /// output row whose shifted position wraps into the row before or after (they read the
+    /// padding).
+    fn wrapped(&self, j: usize) -> std::ops::Range<usize> {
+        let dx = (j * self.dilation[1]) as isize - self.pad[1] as isize;
+        let w = self.w;
+        let n = dx.unsigned_abs().min(w);
+        if dx < 0 { 0..n } else { w - n..w }
+    }
+
     /// The input row read by output row `oh` at tap row `i`, if inside the image.
     fn input_row(&self, oh: usize, i: usize) -> Option<usize> {
         let ih = (oh * self.stride[0] + i * self.dilation[0]) as isize - self.pad[0] as isize;
@@ -243,6 +279,20 @@ fn im2col(x: &[f32], cols: &mut [f32], g: &Geometry, parallel: bool) {
     let _ = for_chunks_on(parallel, cols, g.positions(), |r, row| {
         let (c, i, j) = (r / (kh * kw), (r / kw) % kh, r % kw);
         let plane = &x[c * g.h * g.w..][..g.h * g.w];
+        if g.flat() {
+            // One copy of the shifted plane, then zeros where the tap reads the padding.
+            let [lo, hi, a, b, from] = g.shift(i, j);
+            row[..a].fill(0.0);
+            row[b..].fill(0.0);
+            row[a..b].copy_from_slice(&plane[from..from + (b - a)]);
+            let wrapped = g.wrapped(j);
+            if !wrapped.is_empty() {
+                for out in row[lo..hi].chunks_exact_mut(g.w) {
+                    out[wrapped.clone()].fill(0.0);
+                }
+            }
+            return Ok(());
+        }
         let (lo, hi, offset) = g.columns(j);
         for (oh, out) in row.chunks_exact_mut(g.ow).enumerate() {
             let Some(ih) = g.input_row(oh, i) else {
@@ -266,13 +316,29 @@ fn im2col(x: &[f32], cols: &mut [f32], g: &Geometry, parallel: bool) {
 }
 
 /// Adds `cols` (`rows × positions`) back into the zeroed image gradient `dx` (`C_in × H × W`),
-/// its planes on every core if `parallel`.
-fn col2im(cols: &[f32], dx: &mut [f32], g: &Geometry, parallel: bool) {
+/// its planes on every core if `parallel`. A [`flat`](Geometry::flat) convolution adds each
+/// tap's row as one shifted run, after zeroing (in `cols`, which is scratch) the values that
+/// would wrap into a neighbouring row.
+fn col2im(cols: &mut [f32], dx: &mut [f32], g: &Geometry, parallel: bool) {
     let (kh, kw, p) = (g.kh, g.kw, g.positions());
-    let _ = for_chunks_on(parallel, dx, g.h * g.w, |c, plane| {
+    let plane_cols = kh * kw * p;
+    let add = |(plane, cols): (&mut [f32], &mut [f32])| {
         for i in 0..kh {
             for j in 0..kw {
-                let row = &cols[((c * kh + i) * kw + j) * p..][..p];
+                let row = &mut cols[(i * kw + j) * p..][..p];
+                if g.flat() {
+                    let [lo, hi, a, b, to] = g.shift(i, j);
+                    let wrapped = g.wrapped(j);
+                    if !wrapped.is_empty() {
+                        for out in row[lo..hi].chunks_exact_mut(g.w) {
+                            out[wrapped.clone()].fill(0.0);
+                        }
+                    }
+                    for (d, s) in plane[to..to + (b - a)].iter_mut().zip(&row[a..b]) {
+                        *d += s;
+                    }
+                    continue;
+                }
                 let (lo, hi, offset) = g.columns(j);
                 for (oh, src) in row.chunks_exact(g.ow).enumerate() {
                     let Some(ih) = g.input_row(oh, i) else {
@@ -293,8 +359,19 @@ fn col2im(cols: &[f32], dx: &mut [f32], g: &Geometry, parallel: bool) {
                 }
             }
         }
-        Ok(())
-    });
+    };
+    #[cfg(not(target_family = "wasm"))]
+    if parallel {
+        use rayon::prelude::*;
+        dx.par_chunks_mut(g.h * g.w)
+            .zip(cols.par_chunks_mut(plane_cols))
+            .for_each(add);
+        return;
+    }
+    let _ = parallel;
+    dx.chunks_mut(g.h * g.w)
+        .zip(cols.chunks_mut(plane_cols))
+        .for_each(add);
 }
 
 /// The convolution of `x` (`[N, C_in, H, W]`) with `weight` (`[C_out, C_in, kh, kw]`) plus
@@ -391,7 +468,8 @@ mod tests {
     /// Against Burn's own convolution and transposed convolution (which compute the input
     /// gradient by the other route, gemm then scatter per tile), over the shapes the models
     /// use and odd ones: strides, padding larger and smaller than the kernel's half, dilation,
-    /// inputs whose last column no stride reaches, batches.
+    /// inputs whose last column no stride reaches, batches; the shifted-plane path and the
+    /// row-by-row one.
     #[test]
     fn equals_burn() {
         let cases = [
@@ -407,6 +485,11 @@ mod tests {
             (2, 6, 5, 7, 4, 1, 1, 0, 1),
             (1, 6, 5, 7, 4, 1, 2, 0, 1),
             (1, 3, 4, 4, 5, 1, 1, 1, 1),
+            // Stride 1 and as wide as the input: each tap's row is the shifted plane (with
+            // dilation; with padding as wide as the image, so that whole rows read padding).
+            (2, 5, 6, 9, 4, 3, 1, 2, 2),
+            (1, 2, 3, 2, 3, 5, 1, 2, 1),
+            (1, 3, 1, 5, 2, 3, 1, 1, 1),
         ];
         for (t, &(n, c_in, h, w, c_out, k, s, p, d)) in cases.iter().enumerate() {
             let x = random([n, c_in, h, w], 3 * t as u32 + 1);
