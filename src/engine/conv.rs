@@ -20,7 +20,7 @@ use burn::tensor::Tensor;
 use burn::tensor::ops::ConvOptions;
 
 use super::fused::{self, on_cpu};
-use super::gemm::{Mat, matmul};
+use super::gemm::{Mat, column_bands, matmul};
 use crate::error::{Error, Result};
 
 /// Whether this module computes the convolution of `x` with `weight`: a plain f32 CPU tensor
@@ -97,6 +97,22 @@ impl Geometry {
         self.oh * self.ow
     }
 
+    /// In how many bands of output rows the forward pass of one image runs (1: one column
+    /// matrix for the whole image). When the weight is the smaller operand (fewer output
+    /// channels than positions: the large early maps, MTCNN's P-Net on a whole frame), the
+    /// column matrix is cut so that each band's part stays in the core's cache between im2col
+    /// and the product (about 1 MB), and in at least one band per core (`cores`), a multiple
+    /// of them; each band packs the weight again, which is the smaller operand.
+    fn chunks(&self, cores: usize) -> usize {
+        let p = self.positions();
+        if self.direct() || self.c_out >= p || self.oh < 2 {
+            return 1;
+        }
+        let by_cache = (self.rows() * p).div_ceil(COLUMNS_IN_CACHE);
+        let chunks = by_cache.max(cores).next_multiple_of(cores.max(1));
+        chunks.min(self.oh)
+    }
+
     /// Whether the column matrix is the image itself (a 1×1 kernel, stride 1, no padding).
     fn direct(&self) -> bool {
         self.kh * self.kw == 1
@@ -167,6 +183,20 @@ impl Geometry {
     }
 }
 
+/// Values of a column matrix's band that stay in a core's cache (1 MB) between im2col and the
+/// product.
+const COLUMNS_IN_CACHE: usize = 1 << 18;
+
+/// The cores a step may split over: all of them natively if `parallel`, else one.
+fn cores(parallel: bool) -> usize {
+    #[cfg(not(target_family = "wasm"))]
+    if parallel {
+        return rayon::current_num_threads().max(1);
+    }
+    let _ = parallel;
+    1
+}
+
 /// Runs `f(index, chunk)` over the `len`-sized chunks of `data`: on every core natively.
 pub(super) fn for_chunks(
     data: &mut [f32],
@@ -218,23 +248,15 @@ fn across_images(n: usize) -> bool {
     }
 }
 
-/// Runs `f(image, output, scratch)` for every image's `len`-sized output chunk of `data`: with
-/// `across`, images on every core, otherwise one after the other. `scratch` is the running
-/// thread's column buffer ([`with_scratch`]).
+/// Runs `f(image, output)` for every image's `len`-sized output chunk of `data`: with
+/// `across`, images on every core, otherwise one after the other.
 fn per_image(
     across: bool,
     data: &mut [f32],
     len: usize,
-    f: impl Fn(usize, &mut [f32], &mut Vec<f32>) -> Result<()> + Send + Sync,
+    f: impl Fn(usize, &mut [f32]) -> Result<()> + Send + Sync,
 ) -> Result<()> {
-    if across {
-        return for_chunks_on(true, data, len, |i, out| with_scratch(|s| f(i, out, s)));
-    }
-    with_scratch(|scratch| {
-        data.chunks_mut(len.max(1))
-            .enumerate()
-            .try_for_each(|(i, out)| f(i, out, scratch))
-    })
+    for_chunks_on(across, data, len, f)
 }
 
 thread_local! {
@@ -272,29 +294,39 @@ fn columns(scratch: &mut Vec<f32>, len: usize) -> &mut [f32] {
     &mut scratch[..len]
 }
 
-/// Fills `cols` (`rows × positions`) from one image `x` (`C_in × H × W`), its rows on every
-/// core if `parallel`.
-fn im2col(x: &[f32], cols: &mut [f32], g: &Geometry, parallel: bool) {
+/// Fills `cols` (`rows × positions`, or fewer positions: the output rows from `first_row`
+/// on) from one image `x` (`C_in × H × W`), its rows on every core if `parallel`.
+fn im2col(x: &[f32], cols: &mut [f32], g: &Geometry, first_row: usize, parallel: bool) {
     let (kh, kw) = (g.kh, g.kw);
-    let _ = for_chunks_on(parallel, cols, g.positions(), |r, row| {
+    let len = cols.len() / g.rows().max(1);
+    let p0 = first_row * g.ow;
+    let _ = for_chunks_on(parallel, cols, len, |r, row| {
         let (c, i, j) = (r / (kh * kw), (r / kw) % kh, r % kw);
         let plane = &x[c * g.h * g.w..][..g.h * g.w];
         if g.flat() {
             // One copy of the shifted plane, then zeros where the tap reads the padding.
+            // Positions are the whole map's; this row holds `p0..p0 + len` of them.
             let [lo, hi, a, b, from] = g.shift(i, j);
-            row[..a].fill(0.0);
-            row[b..].fill(0.0);
-            row[a..b].copy_from_slice(&plane[from..from + (b - a)]);
+            let local = |q: usize| q.clamp(p0, p0 + len) - p0;
+            let (la, lb) = (local(a), local(b).max(local(a)));
+            row[..la].fill(0.0);
+            row[lb..].fill(0.0);
+            if la < lb {
+                // The copy starts at position p0 + la ≥ a.
+                let from = from + (p0 + la - a);
+                row[la..lb].copy_from_slice(&plane[from..from + (lb - la)]);
+            }
             let wrapped = g.wrapped(j);
             if !wrapped.is_empty() {
-                for out in row[lo..hi].chunks_exact_mut(g.w) {
+                for out in row[local(lo)..local(hi)].chunks_exact_mut(g.w) {
                     out[wrapped.clone()].fill(0.0);
                 }
             }
             return Ok(());
         }
         let (lo, hi, offset) = g.columns(j);
-        for (oh, out) in row.chunks_exact_mut(g.ow).enumerate() {
+        for (r, out) in row.chunks_exact_mut(g.ow).enumerate() {
+            let oh = first_row + r;
             let Some(ih) = g.input_row(oh, i) else {
                 out.fill(0.0);
                 continue;
@@ -391,18 +423,31 @@ pub fn conv2d(
     let (k, p) = (g.rows(), g.positions());
     let mut out = vec![0.0f32; n * g.c_out * p];
     let across = across_images(n);
-    per_image(across, &mut out, g.c_out * p, |i, y, cols| {
+    let chunks = g.chunks(cores(!across));
+    per_image(across, &mut out, g.c_out * p, |i, y| {
         let image = &x[i * c_in * h * w..][..c_in * h * w];
-        let cols = if g.direct() {
-            image
-        } else {
-            // im2col writes every value: the buffer need not be cleared.
-            let cols = columns(cols, k * p);
-            im2col(image, cols, &g, !across);
-            &*cols
-        };
-        let product = [g.c_out, p, k];
-        matmul(y, Mat::rows(wt, k), Mat::rows(cols, p), product, !across)
+        let wt = Mat::rows(wt, k);
+        if g.direct() {
+            return matmul(y, wt, Mat::rows(image, p), [g.c_out, p, k], !across);
+        }
+        if chunks == 1 {
+            return with_scratch(|cols| {
+                // im2col writes every value: the buffer need not be cleared.
+                let cols = columns(cols, k * p);
+                im2col(image, cols, &g, 0, !across);
+                matmul(y, wt, Mat::rows(cols, p), [g.c_out, p, k], !across)
+            });
+        }
+        // Bands of output rows, each with its own columns: im2col and product on one core.
+        let rows = g.oh.div_ceil(chunks);
+        column_bands(y, p, rows * g.ow, !across, |first, band| {
+            let len = (rows * g.ow).min(p - first);
+            with_scratch(|cols| {
+                let cols = columns(cols, k * len);
+                im2col(image, cols, &g, first / g.ow, false);
+                band.matmul(wt, Mat::rows(cols, len), [g.c_out, len, k])
+            })
+        })
     })?;
     if let Some(bias) = bias {
         let b = fused::host(bias)?;
@@ -445,17 +490,18 @@ pub fn conv2d_input_grad(
     let image = c_in * g.h * g.w;
     let mut dx = vec![0.0f32; n * image];
     let across = across_images(n);
-    per_image(across, &mut dx, image, |i, dx, cols| {
+    per_image(across, &mut dx, image, |i, dx| {
         let (wt, dy) = (Mat::transposed(wt, k), Mat::rows(&dy[i * c_out * p..], p));
         if g.direct() {
-            matmul(dx, wt, dy, [k, p, c_out], !across)
-        } else {
+            return matmul(dx, wt, dy, [k, p, c_out], !across);
+        }
+        with_scratch(|cols| {
             // The product overwrites every value of the buffer.
             let cols = columns(cols, k * p);
             matmul(cols, wt, dy, [k, p, c_out], !across)?;
             col2im(cols, dx, &g, !across);
             Ok(())
-        }
+        })
     })?;
     Ok(fused::from_vec(dx, [n, c_in, g.h, g.w]))
 }
@@ -490,14 +536,27 @@ mod tests {
             (2, 5, 6, 9, 4, 3, 1, 2, 2),
             (1, 2, 3, 2, 3, 5, 1, 2, 1),
             (1, 3, 1, 5, 2, 3, 1, 1, 1),
+            // A column matrix larger than a core's cache: the forward pass in bands of rows.
+            (1, 16, 64, 64, 4, 3, 1, 1, 1),
+            (1, 12, 150, 90, 2, 3, 2, 0, 1),
         ];
-        for (t, &(n, c_in, h, w, c_out, k, s, p, d)) in cases.iter().enumerate() {
-            let x = random([n, c_in, h, w], 3 * t as u32 + 1);
-            let wt = random([c_out, c_in, k, k], 3 * t as u32 + 2);
-            let options = ConvOptions::new([s, s], [p, p], [d, d], 1);
-            assert!(handles(&x, &options));
-            check_against_burn(t, x, wt, options, conv2d, conv2d_input_grad);
-        }
+        let run = || {
+            for (t, &(n, c_in, h, w, c_out, k, s, p, d)) in cases.iter().enumerate() {
+                let x = random([n, c_in, h, w], 3 * t as u32 + 1);
+                let wt = random([c_out, c_in, k, k], 3 * t as u32 + 2);
+                let options = ConvOptions::new([s, s], [p, p], [d, d], 1);
+                assert!(handles(&x, &options));
+                check_against_burn(t, x, wt, options, conv2d, conv2d_input_grad);
+            }
+        };
+        run();
+        // On three cores too: uneven bands of rows, images one by one below three.
+        #[cfg(not(target_family = "wasm"))]
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap()
+            .install(run);
     }
 
     #[test]

@@ -81,17 +81,118 @@ pub fn matmul(
     #[cfg(target_family = "wasm")]
     {
         let _ = parallel;
-        packed(dst, lhs, rhs, [m, n, k]);
+        packed(dst, n, lhs, rhs, [m, n, k]);
     }
     #[cfg(not(target_family = "wasm"))]
     native::matmul(dst, lhs, rhs, [m, n, k], parallel);
     Ok(())
 }
 
+/// A matrix shared by bands that each write their own elements.
+#[derive(Clone, Copy)]
+struct Shared(*mut f32);
+// SAFETY: the bands write disjoint elements, and the borrow outlives them.
+unsafe impl Send for Shared {}
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    /// # Safety
+    /// `offset` lies inside the buffer.
+    unsafe fn at(self, offset: usize) -> *mut f32 {
+        unsafe { self.0.add(offset) }
+    }
+}
+
+/// A band of columns of a row-major matrix, handed out by [`column_bands`].
+pub struct Band<'a> {
+    ptr: Shared,
+    rows: usize,
+    ld: usize,
+    width: usize,
+    _dst: std::marker::PhantomData<&'a mut [f32]>,
+}
+
+impl Band<'_> {
+    /// The band's first `n` columns `= lhs[m × k] · rhs[k × n]` (`m` up to the matrix's rows,
+    /// `n` up to the band's width), on this thread.
+    pub fn matmul(&mut self, lhs: Mat, rhs: Mat, [m, n, k]: [usize; 3]) -> Result<()> {
+        if m > self.rows || n > self.width || !lhs.holds(m, k) || !rhs.holds(k, n) {
+            return Err(Error::Internal(format!(
+                "band product sizes: {}×{} band of lhs {} rhs {} for {m}×{k}·{k}×{n}",
+                self.rows,
+                self.width,
+                lhs.data.len(),
+                rhs.data.len()
+            )));
+        }
+        if m == 0 || n == 0 {
+            return Ok(());
+        }
+        // SAFETY: the band's rows (`rows` of them, `ld` apart, `width` wide from `ptr`) lie in
+        // the matrix `column_bands` borrows exclusively, and no other band covers its columns;
+        // this view lives only as long as this call.
+        let dst = unsafe { std::slice::from_raw_parts_mut(self.ptr.0, (m - 1) * self.ld + n) };
+        if k == 0 {
+            for r in 0..m {
+                dst[r * self.ld..][..n].fill(0.0);
+            }
+            return Ok(());
+        }
+        #[cfg(target_family = "wasm")]
+        packed(dst, self.ld, lhs, rhs, [m, n, k]);
+        #[cfg(not(target_family = "wasm"))]
+        native::band(dst.as_mut_ptr(), self.ld, lhs, rhs, [m, n, k]);
+        Ok(())
+    }
+}
+
+/// Runs `f(first, band)` for the bands of `width` columns of `dst` (row-major, `ld` columns;
+/// the last band narrower), on every core if `parallel` (natively), else one after the other;
+/// the first error wins.
+pub fn column_bands(
+    dst: &mut [f32],
+    ld: usize,
+    width: usize,
+    parallel: bool,
+    f: impl Fn(usize, &mut Band) -> Result<()> + Send + Sync,
+) -> Result<()> {
+    if ld == 0 || dst.len() % ld != 0 {
+        return Err(Error::Internal(format!(
+            "column bands: {} values are not rows of {ld}",
+            dst.len()
+        )));
+    }
+    if dst.is_empty() {
+        return Ok(());
+    }
+    let (rows, width) = (dst.len() / ld, width.clamp(1, ld));
+    let base = Shared(dst.as_mut_ptr());
+    let run = |j: usize| {
+        let first = j * width;
+        let mut band = Band {
+            // SAFETY: first < ld ≤ dst.len().
+            ptr: unsafe { Shared(base.at(first)) },
+            rows,
+            ld,
+            width: width.min(ld - first),
+            _dst: std::marker::PhantomData,
+        };
+        f(first, &mut band)
+    };
+    let bands = ld.div_ceil(width);
+    #[cfg(not(target_family = "wasm"))]
+    if parallel {
+        use rayon::prelude::*;
+        return (0..bands).into_par_iter().try_for_each(run);
+    }
+    let _ = parallel;
+    (0..bands).try_for_each(run)
+}
+
 /// The native products: the `gemm` crate's single-threaded kernels, on every core in bands.
 #[cfg(not(target_family = "wasm"))]
 mod native {
-    use super::Mat;
+    use super::{Mat, Shared};
 
     /// Products smaller than this many multiply-adds stay on one core.
     const PARALLEL_FROM: usize = 1 << 20;
@@ -139,23 +240,8 @@ mod native {
         }
     }
 
-    /// `dst`, shared by the bands, each writing its own elements.
-    #[derive(Clone, Copy)]
-    struct Shared(*mut f32);
-    // SAFETY: the bands write disjoint elements, and the borrow outlives them.
-    unsafe impl Send for Shared {}
-    unsafe impl Sync for Shared {}
-
-    impl Shared {
-        /// # Safety
-        /// `offset` lies inside the buffer.
-        unsafe fn at(self, offset: usize) -> *mut f32 {
-            unsafe { self.0.add(offset) }
-        }
-    }
-
     /// `dst[m × n]` (row stride `ld`) `= lhs · rhs`, on this thread.
-    fn band(dst: *mut f32, ld: usize, lhs: Mat, rhs: Mat, [m, n, k]: [usize; 3]) {
+    pub(super) fn band(dst: *mut f32, ld: usize, lhs: Mat, rhs: Mat, [m, n, k]: [usize; 3]) {
         if m == 0 || n == 0 {
             return;
         }
@@ -214,9 +300,12 @@ mod kernel {
     /// product is cut into `KC`-deep blocks; each block of `rhs` is copied into `NR`-wide strips and
     /// each block of `lhs` into `MR`-tall strips (zero-padded at the edges), so the kernel reads
     /// both sequentially.
-    pub(crate) fn packed(dst: &mut [f32], lhs: Mat, rhs: Mat, [m, n, k]: [usize; 3]) {
+    /// `dst = lhs · rhs`, `dst`'s rows `ld` values apart.
+    pub(crate) fn packed(dst: &mut [f32], ld: usize, lhs: Mat, rhs: Mat, [m, n, k]: [usize; 3]) {
         if k == 0 {
-            dst.fill(0.0);
+            for r in 0..m {
+                dst[r * ld..][..n].fill(0.0);
+            }
             return;
         }
         let mut a_pack = vec![0f32; MC * KC.min(k)];
@@ -255,7 +344,7 @@ mod kernel {
                         {
                             let (row, rows) = (ic + r * MR, MR.min(mc - r * MR));
                             let acc = tile(a, b);
-                            store(dst, n, [row, col], [rows, cols], &acc, first);
+                            store(dst, ld, [row, col], [rows, cols], &acc, first);
                         }
                     }
                 }
@@ -412,7 +501,7 @@ mod tests {
             let lhs = [Mat::rows(&a, k), Mat::transposed(&at, m)];
             for (l, lhs) in lhs.into_iter().enumerate() {
                 let mut ours = vec![f32::NAN; m * n];
-                packed(&mut ours, lhs, Mat::rows(&b, n), [m, n, k]);
+                packed(&mut ours, n, lhs, Mat::rows(&b, n), [m, n, k]);
                 let mut crate_ = vec![f32::NAN; m * n];
                 // Three cores, so that the bands are uneven.
                 #[cfg(not(target_family = "wasm"))]
