@@ -156,7 +156,7 @@ pub fn column_bands(
     parallel: bool,
     f: impl Fn(usize, &mut Band) -> Result<()> + Send + Sync,
 ) -> Result<()> {
-    if ld == 0 || dst.len() % ld != 0 {
+    if ld == 0 || !dst.len().is_multiple_of(ld) {
         return Err(Error::Internal(format!(
             "column bands: {} values are not rows of {ld}",
             dst.len()
