@@ -134,8 +134,12 @@ enum ConvBackward {
         weight: Tensor<4>,
         options: ConvOptions<2>,
     },
-    /// A full (ungrouped) convolution on the CPU backend: [`conv::conv2d_input_grad`].
-    Cols,
+    /// A full (ungrouped) convolution on the CPU backend: [`conv::conv2d_input_grad`],
+    /// with the weight also stored transposed where that is faster ([`conv::wants_transposed`];
+    /// decided and built on the first backward pass).
+    Cols {
+        transposed: OnceLock<Option<Vec<f32>>>,
+    },
     /// A depthwise convolution on the CPU backend: [`depthwise::conv2d_input_grad`].
     Depthwise,
     /// Otherwise: the transposed convolution.
@@ -149,7 +153,9 @@ impl ConvBackward {
         let [ph, pw] = options.padding_begin();
         let g = options.groups;
         if g == 1 && fused::on_cpu(weight) {
-            return ConvBackward::Cols;
+            return ConvBackward::Cols {
+                transposed: OnceLock::new(),
+            };
         }
         if in_g == 1 && out == g && depthwise::steps_fit(options) && fused::on_cpu(weight) {
             return ConvBackward::Depthwise;
@@ -194,7 +200,15 @@ impl ConvBackward {
             ConvBackward::Conv { weight, options } => {
                 module::conv2d(grad, weight.clone(), None, options.clone())
             }
-            ConvBackward::Cols => conv::conv2d_input_grad(grad, weight, options, input_hw, name)?,
+            ConvBackward::Cols { transposed } => {
+                let [_, _, gh, gw] = grad.dims();
+                let t = transposed.get_or_init(|| {
+                    conv::wants_transposed(weight, gh * gw)
+                        .then(|| conv::transposed_weight(weight).ok())
+                        .flatten()
+                });
+                conv::conv2d_input_grad(grad, weight, t.as_deref(), options, input_hw, name)?
+            }
             ConvBackward::Depthwise => {
                 depthwise::conv2d_input_grad(grad, weight, options, input_hw, name)?
             }
