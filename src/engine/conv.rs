@@ -1,20 +1,27 @@
 //! Full (ungrouped) convolutions on Burn's CPU backend, forward and input gradient.
 //!
-//! Each image becomes one matrix product ([`super::gemm`]):
+//! Each image becomes matrix products ([`super::gemm`]):
 //! * forward: `Y[C_out, P] = W[C_out, C_in·k·k] · cols[C_in·k·k, P]`, where `cols` (im2col) holds
 //!   the input pixel under every kernel tap for every output position `P`. `W` is the weight in
 //!   its stored layout, and `Y` is already NCHW. For a 1×1 kernel with stride 1 and no padding
-//!   `cols` is the image itself.
+//!   `cols` is the image itself. With fewer output channels than positions, the product runs in
+//!   bands of output rows, each band's columns built just before its product, so that they are
+//!   still in cache ([`Geometry::chunks`]).
 //! * input gradient: `cols = Wᵀ · ∂Y`, then every tap's row is added back where it was read from
-//!   (col2im; nothing to add back for such a 1×1 kernel).
+//!   (col2im; nothing to add back for such a 1×1 kernel). Where the maps are small, `Wᵀ` is
+//!   read from a transposed copy of the weight ([`wants_transposed`]).
+//!
+//! For a stride-1 convolution as wide as its input, a tap's column row is the input plane
+//! shifted as a whole, so im2col and col2im move it in one run ([`Geometry::flat`]).
 //!
 //! `flex`'s own kernels re-lay-out the weight and the input (NHWC) on every call and split the
 //! work in tiles of 512 output pixels, so a 14×14 or 7×7 feature map (most of iResNet's work)
 //! runs on one core. Here the column rows and the gradient planes are filled in parallel, and
-//! the product is split over the cores natively; in wasm everything runs on the one thread.
+//! the products are split over the cores natively; in wasm everything runs on the one thread.
+//! Column matrices are kept per thread between calls ([`with_scratch`]).
 //!
-//! Depthwise convolutions keep `flex`'s kernels; other backends (wgpu, autodiff) keep Burn's
-//! operations.
+//! Depthwise convolutions are [`super::depthwise`]'s; other backends (wgpu, autodiff) keep
+//! Burn's operations.
 
 use burn::tensor::Tensor;
 use burn::tensor::ops::ConvOptions;
