@@ -255,17 +255,6 @@ fn across_images(n: usize) -> bool {
     }
 }
 
-/// Runs `f(image, output)` for every image's `len`-sized output chunk of `data`: with
-/// `across`, images on every core, otherwise one after the other.
-fn per_image(
-    across: bool,
-    data: &mut [f32],
-    len: usize,
-    f: impl Fn(usize, &mut [f32]) -> Result<()> + Send + Sync,
-) -> Result<()> {
-    for_chunks_on(across, data, len, f)
-}
-
 thread_local! {
     /// This thread's column buffer, kept from one convolution to the next.
     static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -431,7 +420,8 @@ pub fn conv2d(
     let mut out = vec![0.0f32; n * g.c_out * p];
     let across = across_images(n);
     let chunks = g.chunks(cores(!across));
-    per_image(across, &mut out, g.c_out * p, |i, y| {
+    // With `across`, images on every core, otherwise one after the other.
+    for_chunks_on(across, &mut out, g.c_out * p, |i, y| {
         let image = &x[i * c_in * h * w..][..c_in * h * w];
         let wt = Mat::rows(wt, k);
         if g.direct() {
@@ -536,7 +526,7 @@ pub fn conv2d_input_grad(
             "`{name}`: transposed weight of the wrong size"
         )));
     }
-    per_image(across, &mut dx, image, |i, dx| {
+    for_chunks_on(across, &mut dx, image, |i, dx| {
         let wt = match transposed {
             Some(t) => Mat::rows(t, c_out),
             None => Mat::transposed(wt, k),

@@ -192,7 +192,7 @@ pub fn column_bands(
 /// The native products: the `gemm` crate's single-threaded kernels, on every core in bands.
 #[cfg(not(target_family = "wasm"))]
 mod native {
-    use super::{Mat, Shared};
+    use super::Mat;
 
     /// Products smaller than this many multiply-adds stay on one core.
     const PARALLEL_FROM: usize = 1 << 20;
@@ -228,14 +228,10 @@ mod native {
             // Whole vectors of the AVX-512 kernel's rows (`dst`'s columns, after `gemm` turns a
             // row-major product around).
             let cols = n.div_ceil(cores).next_multiple_of(16);
-            let bands = n.div_ceil(cols);
-            let base = Shared(dst.as_mut_ptr());
-            (0..bands).into_par_iter().for_each(|j| {
-                let (first, width) = (j * cols, cols.min(n - j * cols));
-                // SAFETY: bands `first..first + width` of different `j` are disjoint columns
-                // of `dst`, which is m×n and exclusively borrowed for this call.
-                let d = unsafe { base.at(first) };
-                band(d, n, lhs, rhs.from(0, first), [m, width, k]);
+            // The sizes were checked for the whole product, so no band fails.
+            let _ = super::column_bands(dst, n, cols, true, |first, band| {
+                let width = band.width;
+                band.matmul(lhs, rhs.from(0, first), [m, width, k])
             });
         }
     }
