@@ -20,6 +20,7 @@ mod depthwise;
 pub mod fused;
 mod gemm;
 mod lanes;
+mod pool;
 #[cfg(test)]
 mod testing;
 
@@ -28,6 +29,7 @@ use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::model::graph::{Op, Param};
 use fused::Activation;
+pub(crate) use pool::max_pool2d_ceil;
 
 #[allow(clippy::large_enum_variant)] // one per node, built once
 enum Layer {
@@ -243,6 +245,30 @@ impl ConvBackward {
 }
 
 /// Adds `v` to the gradient accumulated for node `j`.
+/// A convolution of `x` (`[N, C_in, H, W]`) with `weight` (`[C_out, C_in / groups, kh, kw]`)
+/// plus `bias`: on the CPU backend with the engine's kernels where they apply (full and
+/// depthwise convolutions), otherwise with the backend's own. `name` labels errors.
+pub(crate) fn conv2d(
+    x: Tensor<4>,
+    weight: &Tensor<4>,
+    bias: Option<&Tensor<1>>,
+    options: &ConvOptions<2>,
+    name: &str,
+) -> Result<Tensor<4>> {
+    if conv::handles(&x, options) {
+        conv::conv2d(x, weight, bias, options, name)
+    } else if depthwise::handles(&x, weight, options) {
+        depthwise::conv2d(x, weight, bias, options, name)
+    } else {
+        Ok(module::conv2d(
+            x,
+            weight.clone(),
+            bias.cloned(),
+            options.clone(),
+        ))
+    }
+}
+
 fn accumulate(grads: &mut [Option<Value>], j: usize, v: Value) -> Result<()> {
     grads[j] = Some(match (grads[j].take(), v) {
         (None, v) => v,
@@ -506,13 +532,7 @@ impl Network {
                     ..
                 } => {
                     let x = arg(0)?.map(name)?;
-                    Value::Map(if conv::handles(&x, options) {
-                        conv::conv2d(x, weight, bias.as_ref(), options, name)?
-                    } else if depthwise::handles(&x, weight, options) {
-                        depthwise::conv2d(x, weight, bias.as_ref(), options, name)?
-                    } else {
-                        module::conv2d(x, weight.clone(), bias.clone(), options.clone())
-                    })
+                    Value::Map(conv2d(x, weight, bias.as_ref(), options, name)?)
                 }
                 Layer::BatchNorm {
                     scale,

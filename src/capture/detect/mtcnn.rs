@@ -1,6 +1,7 @@
 //! MTCNN (Zhang, Zhang, Li, Qiao, IEEE SPL 2016) as facenet-pytorch's `MTCNN.detect` runs it.
 //!
-//! The networks run on a Burn device; the cascade's bookkeeping (image pyramid, candidate
+//! The networks run on a Burn device (on the CPU backend, their convolutions, PReLUs and max
+//! pools run on the engine's kernels, [`crate::engine`]); the cascade's bookkeeping (image pyramid, candidate
 //! boxes, non-maximum suppression, crops) runs on the host in `f32`, reproducing
 //! facenet-pytorch's arithmetic step by step:
 //!
@@ -17,11 +18,12 @@
 //! NMS follows torchvision's `nms` (IoU without the `+1` pixel convention, stable descending
 //! sort) in the first two stages and facenet-pytorch's numpy `nms_numpy` in the last.
 
-use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
-use burn::tensor::{Device, Tensor, TensorData, activation, module};
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Tensor, TensorData, activation};
 use serde_json::Value;
 
 use crate::device::upload_vec;
+use crate::engine::{self, fused};
 use crate::error::{Error, Result};
 use crate::model::graph::{Param, Params};
 
@@ -130,8 +132,24 @@ pub(crate) fn validate(header: &Value, params: &Params) -> Result<()> {
 }
 
 struct Conv {
+    name: &'static str,
     weight: Tensor<4>,
     bias: Tensor<1>,
+}
+
+/// A PReLU's slopes, on the device and on the host (for the engine's CPU kernel).
+struct Prelu(Tensor<1>, Vec<f32>);
+
+impl Prelu {
+    /// On a feature map `[N, C, H, W]`.
+    fn map(&self, x: Tensor<4>) -> Result<Tensor<4>> {
+        fused::prelu(x, (&self.0, &self.1))
+    }
+
+    /// On features `[N, C]`.
+    fn vec(&self, x: Tensor<2>) -> Tensor<2> {
+        activation::prelu(x, self.0.clone())
+    }
 }
 
 struct Dense {
@@ -143,14 +161,14 @@ struct Dense {
 
 struct PNet {
     conv: [Conv; 3],
-    prelu: [Tensor<1>; 3],
+    prelu: [Prelu; 3],
     prob: Conv,
     reg: Conv,
 }
 
 struct RNet {
     conv: [Conv; 3],
-    prelu: [Tensor<1>; 4],
+    prelu: [Prelu; 4],
     dense: Dense,
     prob: Dense,
     reg: Dense,
@@ -158,7 +176,7 @@ struct RNet {
 
 struct ONet {
     conv: [Conv; 4],
-    prelu: [Tensor<1>; 5],
+    prelu: [Prelu; 5],
     dense: Dense,
     prob: Dense,
     reg: Dense,
@@ -189,10 +207,11 @@ impl Nets {
         let device = device.clone().without_autodiff();
         let p = |name: &str| -> &Param { &params[name] };
         let t1 = |name: &str| upload_vec(&p(name).data, &device);
-        let conv = |name: &str| {
+        let conv = |name: &'static str| {
             let q = p(&format!("{name}.weight"));
             let s = &q.shape;
             Conv {
+                name,
                 // `validate` checked every shape: the weights are 4-D.
                 weight: upload_vec(&q.data, &device).reshape([s[0], s[1], s[2], s[3]]),
                 bias: t1(&format!("{name}.bias")),
@@ -224,17 +243,19 @@ impl Nets {
                 bias: upload_vec(&b.data, &device).reshape([1, out]),
             }
         };
+        let prelu = |name: &str| {
+            let q = p(&format!("{name}.weight"));
+            Prelu(upload_vec(&q.data, &device), q.data.clone())
+        };
         let pnet = PNet {
             conv: ["pnet.conv1", "pnet.conv2", "pnet.conv3"].map(conv),
-            prelu: ["pnet.prelu1", "pnet.prelu2", "pnet.prelu3"]
-                .map(|n| t1(&format!("{n}.weight"))),
+            prelu: ["pnet.prelu1", "pnet.prelu2", "pnet.prelu3"].map(prelu),
             prob: conv("pnet.conv4_1"),
             reg: conv("pnet.conv4_2"),
         };
         let rnet = RNet {
             conv: ["rnet.conv1", "rnet.conv2", "rnet.conv3"].map(conv),
-            prelu: ["rnet.prelu1", "rnet.prelu2", "rnet.prelu3", "rnet.prelu4"]
-                .map(|n| t1(&format!("{n}.weight"))),
+            prelu: ["rnet.prelu1", "rnet.prelu2", "rnet.prelu3", "rnet.prelu4"].map(prelu),
             dense: dense("rnet.dense4", Some((64, 3))),
             prob: dense("rnet.dense5_1", None),
             reg: dense("rnet.dense5_2", None),
@@ -248,7 +269,7 @@ impl Nets {
                 "onet.prelu4",
                 "onet.prelu5",
             ]
-            .map(|n| t1(&format!("{n}.weight"))),
+            .map(prelu),
             dense: dense("onet.dense5", Some((128, 3))),
             prob: dense("onet.dense6_1", None),
             reg: dense("onet.dense6_2", None),
@@ -269,53 +290,47 @@ impl Nets {
     }
 
     /// P-Net: `[N, 3, H, W]` → `[N, 5, H', W']` (4 box offsets, face probability).
-    fn pnet(&self, x: Tensor<4>) -> Tensor<4> {
+    fn pnet(&self, x: Tensor<4>) -> Result<Tensor<4>> {
         let n = &self.pnet;
-        let x = activation::prelu(conv(x, &n.conv[0]), n.prelu[0].clone());
-        let x = pool(x, 2, 2);
-        let x = activation::prelu(conv(x, &n.conv[1]), n.prelu[1].clone());
-        let x = activation::prelu(conv(x, &n.conv[2]), n.prelu[2].clone());
-        let prob = activation::softmax(conv(x.clone(), &n.prob), 1).narrow(1, 1, 1);
-        Tensor::cat(vec![conv(x, &n.reg), prob], 1)
+        let x = n.prelu[0].map(conv(x, &n.conv[0])?)?;
+        let x = pool(x, 2, 2)?;
+        let x = n.prelu[1].map(conv(x, &n.conv[1])?)?;
+        let x = n.prelu[2].map(conv(x, &n.conv[2])?)?;
+        let prob = activation::softmax(conv(x.clone(), &n.prob)?, 1).narrow(1, 1, 1);
+        Ok(Tensor::cat(vec![conv(x, &n.reg)?, prob], 1))
     }
 
     /// R-Net: `[N, 3, 24, 24]` → `[N, 5]` (4 box offsets, face probability).
-    fn rnet(&self, x: Tensor<4>) -> Tensor<2> {
+    fn rnet(&self, x: Tensor<4>) -> Result<Tensor<2>> {
         let n = &self.rnet;
-        let x = activation::prelu(conv(x, &n.conv[0]), n.prelu[0].clone());
-        let x = pool(x, 3, 2);
-        let x = activation::prelu(conv(x, &n.conv[1]), n.prelu[1].clone());
-        let x = pool(x, 3, 2);
-        let x = activation::prelu(conv(x, &n.conv[2]), n.prelu[2].clone());
+        let x = n.prelu[0].map(conv(x, &n.conv[0])?)?;
+        let x = pool(x, 3, 2)?;
+        let x = n.prelu[1].map(conv(x, &n.conv[1])?)?;
+        let x = pool(x, 3, 2)?;
+        let x = n.prelu[2].map(conv(x, &n.conv[2])?)?;
         let [b, c, h, w] = x.dims();
-        let x = activation::prelu(
-            dense(x.reshape([b, c * h * w]), &n.dense),
-            n.prelu[3].clone(),
-        );
+        let x = n.prelu[3].vec(dense(x.reshape([b, c * h * w]), &n.dense));
         let prob = activation::softmax(dense(x.clone(), &n.prob), 1).narrow(1, 1, 1);
-        Tensor::cat(vec![dense(x, &n.reg), prob], 1)
+        Ok(Tensor::cat(vec![dense(x, &n.reg), prob], 1))
     }
 
     /// O-Net: `[N, 3, 48, 48]` → `[N, 15]` (4 box offsets, 10 landmark values, probability).
-    fn onet(&self, x: Tensor<4>) -> Tensor<2> {
+    fn onet(&self, x: Tensor<4>) -> Result<Tensor<2>> {
         let n = &self.onet;
-        let x = activation::prelu(conv(x, &n.conv[0]), n.prelu[0].clone());
-        let x = pool(x, 3, 2);
-        let x = activation::prelu(conv(x, &n.conv[1]), n.prelu[1].clone());
-        let x = pool(x, 3, 2);
-        let x = activation::prelu(conv(x, &n.conv[2]), n.prelu[2].clone());
-        let x = pool(x, 2, 2);
-        let x = activation::prelu(conv(x, &n.conv[3]), n.prelu[3].clone());
+        let x = n.prelu[0].map(conv(x, &n.conv[0])?)?;
+        let x = pool(x, 3, 2)?;
+        let x = n.prelu[1].map(conv(x, &n.conv[1])?)?;
+        let x = pool(x, 3, 2)?;
+        let x = n.prelu[2].map(conv(x, &n.conv[2])?)?;
+        let x = pool(x, 2, 2)?;
+        let x = n.prelu[3].map(conv(x, &n.conv[3])?)?;
         let [b, c, h, w] = x.dims();
-        let x = activation::prelu(
-            dense(x.reshape([b, c * h * w]), &n.dense),
-            n.prelu[4].clone(),
-        );
+        let x = n.prelu[4].vec(dense(x.reshape([b, c * h * w]), &n.dense));
         let prob = activation::softmax(dense(x.clone(), &n.prob), 1).narrow(1, 1, 1);
-        Tensor::cat(
+        Ok(Tensor::cat(
             vec![dense(x.clone(), &n.reg), dense(x, &n.landmarks), prob],
             1,
-        )
+        ))
     }
 
     /// Runs R-Net (`size` 24) or O-Net (`size` 48) on `n` crops, in batches; one device read.
@@ -342,9 +357,9 @@ impl Nets {
                 &self.device,
             );
             let y = if size == 24 {
-                self.rnet(x)
+                self.rnet(x)?
             } else {
-                self.onet(x)
+                self.onet(x)?
             };
             let [_, k] = y.dims();
             width = k;
@@ -374,7 +389,7 @@ impl Nets {
             let y = self.pnet(Tensor::<4>::from_data(
                 TensorData::new(data, [1, 3, hs, ws]),
                 &self.device,
-            ));
+            ))?;
             let [_, k, oh, ow] = y.dims();
             outs.push(y.reshape([k * oh * ow]));
             levels.push((scale, oh, ow));
@@ -497,23 +512,15 @@ impl Nets {
     }
 }
 
-fn conv(x: Tensor<4>, c: &Conv) -> Tensor<4> {
-    module::conv2d(
-        x,
-        c.weight.clone(),
-        Some(c.bias.clone()),
-        ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
-    )
+/// A convolution with stride 1 and no padding (the engine's CPU kernel where it applies).
+fn conv(x: Tensor<4>, c: &Conv) -> Result<Tensor<4>> {
+    let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+    engine::conv2d(x, &c.weight, Some(&c.bias), &options, c.name)
 }
 
-/// PyTorch `MaxPool2d(k, s, ceil_mode=True)`.
-fn pool(x: Tensor<4>, k: usize, s: usize) -> Tensor<4> {
-    module::max_pool2d(
-        x,
-        MaxPoolOptions::new([k, k])
-            .with_stride([s, s])
-            .with_ceil_mode(true),
-    )
+/// PyTorch `MaxPool2d(k, s, ceil_mode=True)` (the engine's CPU kernel on the CPU backend).
+fn pool(x: Tensor<4>, k: usize, s: usize) -> Result<Tensor<4>> {
+    engine::max_pool2d_ceil(x, k, s)
 }
 
 fn dense(x: Tensor<2>, d: &Dense) -> Tensor<2> {
