@@ -1,6 +1,7 @@
 //! Writes the tracking tests' fake-camera sequence (`tests/common/sequence.rs`) as PNG frames,
 //! with the native results for each frame in `native.json`: the tracked faces and the path the
-//! frame took (`Tracker` with its defaults), and the faces of full detection. The browser test
+//! frame took (`Tracker` with its defaults, `TrackMode::Window`), the same with
+//! `TrackMode::Refine` (`refined`), and the faces of full detection. The browser test
 //! (`tests/browser/tracking.test.mjs`) runs the same frames through `assessFrame(…, { track:
 //! true })` and compares.
 //!
@@ -10,7 +11,7 @@
 mod sequence;
 
 use grafiqs::capture::guidance::GUIDANCE_MIN_FACE;
-use grafiqs::{Detector, Face, RgbImage, Tracker};
+use grafiqs::{Detector, Face, RgbImage, TrackMode, Tracker};
 use serde_json::json;
 
 fn faces(v: &[Face]) -> serde_json::Value {
@@ -30,6 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let det = Detector::bundled()?;
     let full = Detector::bundled()?.with_min_face_size(GUIDANCE_MIN_FACE);
     let mut tracker = Tracker::new();
+    let mut refiner = Tracker::new().with_mode(TrackMode::Refine);
     let mut results = Vec::new();
     for (i, frame) in sequence::frames(&face).iter().enumerate() {
         let file = format!("frame-{i:02}.png");
@@ -42,10 +44,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             image::ExtendedColorType::Rgb8,
         )?;
         let t = tracker.track(&det, frame)?;
+        let r = refiner.track(&det, frame)?;
         results.push(json!({
             "file": file,
             "path": t.path,
             "faces": faces(&t.faces),
+            "refined": { "path": r.path, "faces": faces(&r.faces) },
             "full": faces(&full.detect(frame)?),
         }));
     }

@@ -408,6 +408,7 @@ export async function createWorkerCaptureSession(video, options = {}) {
     onError = null,
     minFaceSize,
     redetectEvery,
+    trackMode,
   } = options;
   if (!['auto', 'webgpu', 'cpu'].includes(backend)) {
     throw fail('invalid_option', `grafiqs: backend must be "auto", "webgpu" or "cpu", not ${JSON.stringify(backend)}`, undefined, TypeError);
@@ -441,7 +442,7 @@ export async function createWorkerCaptureSession(video, options = {}) {
       };
     });
     // Both workers load at the same time; the scorer's port reaches the guidance worker last.
-    worker.postMessage({ op: 'create', id: 'create', args: { backend, cache, detector: href(detector), wasm: href(wasm), maxSide, steadyMotion, minFaceSize, redetectEvery } });
+    worker.postMessage({ op: 'create', id: 'create', args: { backend, cache, detector: href(detector), wasm: href(wasm), maxSide, steadyMotion, minFaceSize, redetectEvery, trackMode } });
     const [created, s] = await Promise.allSettled([guidance, scoring]);
     scorer = s.value ?? null;
     if (created.status === 'rejected') throw created.reason;

@@ -885,13 +885,13 @@ export class Assessor extends Backed {
     super(inner, webgpuFallback, 'assessor');
     this.#detector = detector;
     this.#tracking = tracking;
-    if (tracking) wasmSync(() => inner.setTracking(tracking.minFaceSize, tracking.redetectEvery));
+    if (tracking) wasmSync(() => inner.setTracking(tracking.minFaceSize, tracking.redetectEvery, tracking.mode === 'refine'));
   }
 
   _build(backend) {
     const a = new WasmAssessor(this.#detector, backend);
     if (this.#model) a.setModel(this.#model);
-    if (this.#tracking) a.setTracking(this.#tracking.minFaceSize, this.#tracking.redetectEvery);
+    if (this.#tracking) a.setTracking(this.#tracking.minFaceSize, this.#tracking.redetectEvery, this.#tracking.mode === 'refine');
     return a;
   }
 
@@ -935,11 +935,11 @@ export class Assessor extends Backed {
    * of the 112×112 crop) unless `{ crops: false }`. `{ score: false }` skips GraFIQs quality.
    * Both options apply to this call only.
    *
-   * `{ track: true }` (for the frames of one video, in order): the faces of the previous tracked
-   * frame are refined with R-Net and O-Net on boxes predicted from them, skipping the image
-   * pyramid, except on every `redetectEvery`-th frame ({@link createAssessor}) and when a face is
-   * lost, which run the full detection. Several times faster; landmarks within about a pixel of
-   * full detection. The result's `tracked` is true for a tracked frame. Call
+   * `{ track: true }` (for the frames of one video, in order): the frame is searched only around
+   * the faces of the previous tracked frame (the assessor's `trackMode`, {@link createAssessor}:
+   * by default the whole detection on a window around them, which finds what full detection
+   * finds), except on every `redetectEvery`-th frame and when a face is lost, which run the full
+   * detection. The result's `tracked` is true for a tracked frame. Call
    * {@link Assessor#resetTrack} when the video changes.
    */
   async assessFrame(source, options = {}) {
@@ -962,7 +962,7 @@ export class Assessor extends Backed {
     if (inner) wasmSync(() => inner.resetTrack());
   }
 
-  /** Frames assessed with `{ track: true }` by path: `{ detected, tracked }` (full detection vs refined from the previous frame). */
+  /** Frames assessed with `{ track: true }` by path: `{ detected, tracked }` (full detection vs searched only around the previous faces). */
   get trackStats() {
     this._live();
     const inner = this._current();
@@ -980,10 +980,14 @@ export const GUIDANCE_MIN_FACE = 40;
  * model; `null`: guidance only, no quality); other options as {@link createScorer}.
  * Tracked frames (`assessFrame(..., { track: true })`): `minFaceSize` (px, ≥ 12, default
  * {@link GUIDANCE_MIN_FACE}) is the smallest face their full detections search for,
- * `redetectEvery` (integer ≥ 1, default 10) the most frames between full detections.
+ * `redetectEvery` (integer ≥ 1, default 10) the most frames between full detections, and
+ * `trackMode` how frames in between search around the previous faces: `"window"` (default)
+ * runs the whole detection on a window around them, so their faces are the full detection's
+ * own; `"refine"` runs only R-Net and O-Net on a predicted box, several times cheaper and
+ * steadier, with landmarks about 2 px from full detection's.
  */
 export async function createAssessor(options = {}) {
-  const { model, detector, backend = 'auto', onProgress, cache = false, signal, wasm, integrity, version, minFaceSize, redetectEvery } = options;
+  const { model, detector, backend = 'auto', onProgress, cache = false, signal, wasm, integrity, version, minFaceSize, redetectEvery, trackMode } = options;
   if (!['auto', 'webgpu', 'cpu'].includes(backend)) {
     throw new TypeError(`grafiqs: backend must be "auto", "webgpu" or "cpu", not ${JSON.stringify(backend)}`);
   }
@@ -993,8 +997,13 @@ export async function createAssessor(options = {}) {
   if (redetectEvery !== undefined && !(Number.isInteger(redetectEvery) && redetectEvery >= 1 && redetectEvery <= 0xffffffff)) {
     throw new RangeError(`grafiqs: redetectEvery must be an integer ≥ 1, not ${String(redetectEvery)}`);
   }
+  if (trackMode !== undefined && trackMode !== 'window' && trackMode !== 'refine') {
+    throw new TypeError(`grafiqs: trackMode must be "window" or "refine", not ${JSON.stringify(trackMode)}`);
+  }
   const tracking =
-    minFaceSize === undefined && redetectEvery === undefined ? null : { minFaceSize: minFaceSize ?? GUIDANCE_MIN_FACE, redetectEvery: redetectEvery ?? 10 };
+    minFaceSize === undefined && redetectEvery === undefined && trackMode === undefined
+      ? null
+      : { minFaceSize: minFaceSize ?? GUIDANCE_MIN_FACE, redetectEvery: redetectEvery ?? 10, mode: trackMode ?? 'window' };
   await initialize({ wasm });
   const given = toBytes(detector);
   if (!given && detector !== undefined && detector !== null) checkModelArg(detector, 'detector');
@@ -1023,7 +1032,8 @@ const idOf = (v) => {
 /**
  * Assesses a frame with a shared assessor (the shipped model unless `model` names another, or
  * `null` for guidance only), created on first use for
- * each configuration (`backend`, `detector`, `model`, `wasm`, `minFaceSize`, `redetectEvery`);
+ * each configuration (`backend`, `detector`, `model`, `wasm`, `minFaceSize`, `redetectEvery`,
+ * `trackMode`);
  * `score`, `crops` and `track` apply to each call (`track` follows one video per configuration).
  * At most 4 configurations are kept (the least recently used idle one is disposed).
  */
@@ -1038,6 +1048,7 @@ export async function assessFrame(source, options = {}) {
     config.integrity ?? null,
     config.minFaceSize ?? null,
     config.redetectEvery ?? null,
+    config.trackMode ?? null,
   ]);
   let entry = sharedAssessors.get(key);
   if (!entry) {

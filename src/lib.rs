@@ -44,7 +44,7 @@ pub mod scorer;
 pub mod web;
 
 pub use capture::assess::{Assessment, Assessor};
-pub use capture::detect::{Detector, Face, Tracker};
+pub use capture::detect::{Detector, Face, TrackMode, Tracker};
 pub use device::BackendKind;
 pub use error::{Error, Result};
 pub use grafiqs::Scores;

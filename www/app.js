@@ -179,6 +179,8 @@ async function workerSession(model) {
     model,
     fps: Number(params.get('fps') ?? 30),
     windowMs: 2000,
+    // `?track=refine`: R-Net and O-Net alone between full detections (cheaper, steadier).
+    trackMode: params.get('track') ?? undefined,
     onUpdate,
     onQuality: (q, stats) => {
       state.lastQuality = { ...q, time: performance.now() };

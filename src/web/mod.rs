@@ -15,7 +15,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::capture::assess::Assessor;
-use crate::capture::detect::{Detector, Tracker};
+use crate::capture::detect::{Detector, TrackMode, Tracker};
 use crate::device::BackendKind;
 use crate::error::{Error, ResultExt};
 use crate::image::RgbImage;
@@ -585,14 +585,22 @@ impl WasmAssessor {
         t.1 += 1;
     }
 
-    /// Options of tracked assessment: the smallest face (px) searched by full detections and
-    /// the number of frames between them. Resets the track.
+    /// Options of tracked assessment: the smallest face (px) searched by full detections, the
+    /// number of frames between them, and whether tracked frames run only R-Net and O-Net on
+    /// predicted boxes (`TrackMode::Refine`) rather than the whole detection on a window around
+    /// the previous faces (`TrackMode::Window`). Resets the track.
     #[wasm_bindgen(js_name = setTracking)]
-    pub fn set_tracking(&self, min_face_size: f64, redetect_every: u32) {
+    pub fn set_tracking(&self, min_face_size: f64, redetect_every: u32, refine: bool) {
         let mut t = self.tracker.borrow_mut();
+        let mode = if refine {
+            TrackMode::Refine
+        } else {
+            TrackMode::Window
+        };
         t.0 = Tracker::new()
             .with_min_face_size(min_face_size)
-            .with_redetect_every(redetect_every);
+            .with_redetect_every(redetect_every)
+            .with_mode(mode);
         t.1 += 1;
     }
 

@@ -28,9 +28,11 @@
 //!   wholly beyond the border, where facenet-pytorch itself fails) is dropped.
 //!
 //! # Video
-//! [`Tracker`] follows faces from frame to frame: [`Detector::refine_async`] runs only R-Net
-//! and O-Net on boxes predicted from the previous frame's faces, and the full detection runs
-//! every few frames or when a face is lost. [`Detector::detect`] itself is unaffected.
+//! [`Tracker`] follows faces from frame to frame: between full detections (every few frames,
+//! or when a face is lost), a frame is searched only around the previous frame's faces — by
+//! the whole cascade on a window around them (the default, which finds exactly what full
+//! detection finds), or by R-Net and O-Net alone on predicted boxes
+//! ([`Detector::refine_async`]; see [`TrackMode`]). [`Detector::detect`] itself is unaffected.
 //!
 //! # Weights and licence
 //! [`Detector::bundled`] uses the P-, R- and O-Net weights distributed with facenet-pytorch
@@ -40,7 +42,7 @@
 pub mod mtcnn;
 mod track;
 
-pub use track::{FramePath, TrackStats, Tracked, Tracker};
+pub use track::{FramePath, TrackMode, TrackStats, Tracked, Tracker};
 
 use burn::tensor::Device;
 
@@ -169,6 +171,35 @@ impl Detector {
             return Ok(Vec::new());
         };
         let faces = self.nets.detect(&prep.integral, min_face).await?;
+        Ok(prep.faces(faces))
+    }
+
+    /// [`Detector::detect_min_async`] on the part of the image inside `window` (`[x0, y0, x1,
+    /// y1]` in `img`'s pixels): the whole cascade, with P-Net's outputs restricted to the
+    /// window's part of every pyramid level ([`mtcnn::Nets::detect_in`]). A face whose
+    /// candidates lie well inside the window is found exactly as [`Detector::detect_async`]
+    /// finds it.
+    pub(crate) async fn detect_window_async(
+        &self,
+        img: &RgbImage,
+        min_face: f64,
+        window: [f32; 4],
+    ) -> Result<Vec<Face>> {
+        if img.width().min(img.height()) < min_face as usize {
+            return Ok(Vec::new());
+        }
+        let Some(prep) = Prepared::new(img, min_face) else {
+            return Ok(Vec::new());
+        };
+        let window = [
+            window[0] / prep.sx,
+            window[1] / prep.sy,
+            window[2] / prep.sx,
+            window[3] / prep.sy,
+        ];
+        let (w, h) = (prep.integral.width(), prep.integral.height());
+        let rect = mtcnn::Rect::covering(window, w, h);
+        let faces = self.nets.detect_in(&prep.integral, min_face, rect).await?;
         Ok(prep.faces(faces))
     }
 

@@ -372,6 +372,23 @@ impl Nets {
 
     /// Runs the cascade on `img` (`width × height`, interleaved RGB, 0…255).
     pub(crate) async fn detect(&self, img: &Integral, min_face: f64) -> Result<Vec<RawFace>> {
+        self.detect_in(img, min_face, Rect::full(img.width, img.height))
+            .await
+    }
+
+    /// The cascade of [`Nets::detect`] on the part of every pyramid level that lies in
+    /// `window` (image pixels): P-Net's outputs there are the whole image's, and the rest of
+    /// the cascade runs on the candidates they give. P-Net has no padding, so an output whose
+    /// 12-pixel field lies in the window's part of a level (starting on an even level pixel,
+    /// where P-Net's 2×2 pooling starts) equals the whole level's; outputs whose field
+    /// crosses the window's edge (inside the image) are left out. Faces whose candidates lie
+    /// well inside the window are then found exactly as the whole image finds them.
+    pub(crate) async fn detect_in(
+        &self,
+        img: &Integral,
+        min_face: f64,
+        window: Rect,
+    ) -> Result<Vec<RawFace>> {
         let (w, h) = (img.width, img.height);
         let scales = pyramid(w, h, min_face);
 
@@ -384,15 +401,43 @@ impl Nets {
             if hs < 12 || ws < 12 {
                 continue;
             }
-            let mut data = Vec::with_capacity(3 * hs * ws);
-            img.resample(Rect::full(w, h), ws, hs, &mut data);
+            // The window's part of the level: from an even pixel, to the level's edge where
+            // the window reaches the image's.
+            let part = |a: usize, b: usize, n: usize, size: usize| {
+                let lo = ((a as f64 * scale).floor() as usize).min(size) & !1;
+                let hi = if b >= n {
+                    size
+                } else {
+                    ((b as f64 * scale).ceil() as usize).min(size)
+                };
+                (lo, hi.max(lo))
+            };
+            let (x0, x1) = part(window.x0, window.x1, w, ws);
+            let (y0, y1) = part(window.y0, window.y1, h, hs);
+            if x1 - x0 < 12 || y1 - y0 < 12 {
+                continue;
+            }
+            let (pw, ph) = (x1 - x0, y1 - y0);
+            let mut data = Vec::with_capacity(3 * pw * ph);
+            img.resample_part(Rect::full(w, h), [ws, hs], [x0..x1, y0..y1], &mut data);
             let y = self.pnet(Tensor::<4>::from_data(
-                TensorData::new(data, [1, 3, hs, ws]),
+                TensorData::new(data, [1, 3, ph, pw]),
                 &self.device,
             ))?;
             let [_, k, oh, ow] = y.dims();
             outs.push(y.reshape([k * oh * ow]));
-            levels.push((scale, oh, ow));
+            // Outputs kept: those whose field [2x, 2x + 12) lies in the part, unless the part
+            // ends at the level's edge (where the whole level's outputs end too).
+            let keep = |len: usize, end: bool, n: usize| {
+                if end {
+                    n
+                } else {
+                    n.min((len.saturating_sub(12)) / 2 + 1)
+                }
+            };
+            let kw = keep(pw, x1 == ws, ow);
+            let kh = keep(ph, y1 == hs, oh);
+            levels.push((scale, oh, ow, [x0 / 2, y0 / 2], [kw, kh]));
         }
         if outs.is_empty() {
             return Ok(Vec::new());
@@ -403,18 +448,19 @@ impl Nets {
         let mut scores: Vec<f32> = Vec::new();
         let mut regs: Vec<[f32; 4]> = Vec::new();
         let mut offset = 0;
-        for &(scale, oh, ow) in &levels {
+        for &(scale, oh, ow, [ox, oy], [kw, kh]) in &levels {
             let plane = oh * ow;
             let map = &maps[offset..offset + 5 * plane];
             offset += 5 * plane;
             let (mut b, mut s, mut r) = (Vec::new(), Vec::new(), Vec::new());
             let sf = scale as f32;
-            for y in 0..oh {
-                for x in 0..ow {
+            for y in 0..kh {
+                for x in 0..kw {
                     let i = y * ow + x;
                     let p = map[4 * plane + i];
                     if p >= THRESHOLDS[0] {
-                        let (xf, yf) = (x as f32, y as f32);
+                        // The output's position in the whole level.
+                        let (xf, yf) = ((ox + x) as f32, (oy + y) as f32);
                         b.push([
                             ((2.0 * xf + 1.0) / sf).floor(),
                             ((2.0 * yf + 1.0) / sf).floor(),
@@ -674,6 +720,18 @@ pub(crate) struct Rect {
 }
 
 impl Rect {
+    /// The pixels of a `w × h` image that `[x0, y0, x1, y1]` covers (whole pixels, at least
+    /// partly covered; non-finite values cover the whole image).
+    pub(crate) fn covering(b: [f32; 4], w: usize, h: usize) -> Self {
+        if !b.iter().all(|v| v.is_finite()) {
+            return Self::full(w, h);
+        }
+        let at = |v: f32, n: usize| (v.max(0.0) as usize).min(n);
+        let (x0, y0) = (at(b[0].floor(), w), at(b[1].floor(), h));
+        let (x1, y1) = (at(b[2].ceil(), w).max(x0), at(b[3].ceil(), h).max(y0));
+        Self { x0, y0, x1, y1 }
+    }
+
     fn full(w: usize, h: usize) -> Self {
         Self {
             x0: 0,
@@ -715,6 +773,16 @@ impl Integral {
         }
     }
 
+    /// The image's width in pixels.
+    pub(crate) fn width(&self) -> usize {
+        self.width
+    }
+
+    /// The image's height in pixels.
+    pub(crate) fn height(&self) -> usize {
+        self.height
+    }
+
     /// Sum over `[x0, x1) × [y0, y1)` of channel `c`.
     #[inline]
     fn window(&self, x0: usize, y0: usize, x1: usize, y1: usize, c: usize) -> f64 {
@@ -729,10 +797,22 @@ impl Integral {
     /// (adaptive average pooling: output `i` averages inputs `floor(i·n/o) .. ceil((i+1)·n/o)`),
     /// normalised `(x − 127.5) · 0.0078125`, planar `[3, oh, ow]`.
     fn resample(&self, rect: Rect, ow: usize, oh: usize, out: &mut Vec<f32>) {
+        self.resample_part(rect, [ow, oh], [0..ow, 0..oh], out);
+    }
+
+    /// The pixels `xs × ys` of [`Integral::resample`]'s `size[0] × size[1]` output, planar
+    /// `[3, ys.len(), xs.len()]`.
+    fn resample_part(
+        &self,
+        rect: Rect,
+        [ow, oh]: [usize; 2],
+        [xs, ys]: [std::ops::Range<usize>; 2],
+        out: &mut Vec<f32>,
+    ) {
         let (iw, ih) = (rect.x1 - rect.x0, rect.y1 - rect.y0);
         let span = |o: usize, n: usize, i: usize| ((o * i) / n, ((o + 1) * i).div_ceil(n));
-        let xs: Vec<(usize, usize)> = (0..ow).map(|o| span(o, ow, iw)).collect();
-        let ys: Vec<(usize, usize)> = (0..oh).map(|o| span(o, oh, ih)).collect();
+        let xs: Vec<(usize, usize)> = xs.map(|o| span(o, ow, iw)).collect();
+        let ys: Vec<(usize, usize)> = ys.map(|o| span(o, oh, ih)).collect();
         for c in 0..3 {
             for &(ya, yb) in &ys {
                 for &(xa, xb) in &xs {

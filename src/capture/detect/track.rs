@@ -1,5 +1,5 @@
-//! Face tracking for video: between full detections, the previous frame's faces are refined
-//! with R-Net and O-Net alone.
+//! Face tracking for video: between full detections, each frame searches only around the
+//! previous frame's faces.
 
 use serde::Serialize;
 
@@ -13,8 +13,24 @@ use crate::image::RgbImage;
 pub enum FramePath {
     /// Full MTCNN detection (image pyramid, P-Net, R-Net, O-Net).
     Detected,
-    /// Refined from the previous frame's faces (R-Net and O-Net on predicted boxes).
+    /// Found around the previous frame's faces ([`TrackMode`]).
     Tracked,
+}
+
+/// How a tracked frame finds the previous frame's faces again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrackMode {
+    /// The whole cascade on a window around the previous faces ([`Tracker::window`]): the
+    /// faces found are the full detection's own, so live guidance reports what assessing the
+    /// frame as a still image would. The default.
+    #[default]
+    Window,
+    /// R-Net and O-Net alone on a box predicted from each previous face ([`Tracker::predict`]):
+    /// several times cheaper than [`TrackMode::Window`], and steadier from frame to frame, but
+    /// landmarks differ from full detection's by about 2 px on average for a face 50 px between
+    /// the eyes (see `tests/tracking.rs`).
+    Refine,
 }
 
 /// Frames a [`Tracker`] has seen, by path.
@@ -23,7 +39,7 @@ pub struct TrackStats {
     /// Frames that ran the full detection (the first, every `redetect_every`-th, and those
     /// where a track was lost).
     pub detected: u64,
-    /// Frames refined from the previous frame's faces.
+    /// Frames that searched only around the previous frame's faces.
     pub tracked: u64,
 }
 
@@ -44,19 +60,28 @@ pub struct Tracked {
 ///   no face, when the frame size changed, and when `redetect_every` frames have passed since
 ///   the last full detection (so faces entering the picture are found within that many
 ///   frames);
-/// * otherwise predicts a box for each previous face — its box squared around the centre and
-///   enlarged by [`Tracker::MARGIN`], which leaves room for a few pixels of movement and a few
-///   percent of scale change per frame — and runs only R-Net and O-Net on those boxes
-///   ([`Detector::refine_async`]), with facenet-pytorch's thresholds (0.7, 0.7);
-/// * if any previous face is not found again that way (the track is lost: R-Net or O-Net
-///   rejects the box), runs the full detection on the same frame, so a lost face costs one
-///   slower frame, never a missed one.
+/// * otherwise searches only around the previous faces, as its [`TrackMode`] says:
+///   - [`TrackMode::Window`] (the default) runs the whole cascade on a window
+///     [`Tracker::WINDOW`] times each previous face box's side.
+///     The detector resamples each pyramid level from a summed-area table and P-Net has no
+///     padding, so P-Net's outputs inside the window are the whole frame's, and the faces
+///     found are the ones full detection finds (boxes and landmarks equal to float rounding on
+///     the test sequence). A window 2× the face is not enough: coarse pyramid levels have
+///     candidates as large as the face whose centres lie up to a face-width away;
+///   - [`TrackMode::Refine`] predicts a box for each previous face — its box squared around
+///     the centre and enlarged by [`Tracker::MARGIN`], which leaves room for a few pixels of
+///     movement and a few percent of scale change per frame — and runs only R-Net and O-Net
+///     on those boxes ([`Detector::refine_async`]), with facenet-pytorch's thresholds (0.7,
+///     0.7);
+/// * if any previous face is not found again that way (the track is lost), runs the full
+///   detection on the same frame, so a lost face costs one slower frame, never a missed one.
 ///
 /// Still images should use [`Detector::detect`], which is facenet-pytorch's detection exactly.
 /// Full detection is not smooth from frame to frame itself (which P-Net candidate wins moves
-/// its landmarks by pixels for a 1-px shift of the face), so tracked landmarks differ from it
-/// by about 2 px on average for a face 50 px between the eyes, and are as close to the true
-/// positions as it is, and steadier (see `tests/tracking.rs`).
+/// its landmarks by pixels for a 1-px shift of the face), and [`TrackMode::Window`] keeps
+/// those jumps. [`TrackMode::Refine`] does not: its landmarks differ from full detection's by
+/// about 2 px on average for a face 50 px between the eyes, are as close to the true positions
+/// as full detection's, and steadier (see `tests/tracking.rs`).
 ///
 /// ```no_run
 /// # fn main() -> grafiqs::Result<()> {
@@ -74,6 +99,7 @@ pub struct Tracked {
 pub struct Tracker {
     min_face: f64,
     redetect_every: u32,
+    mode: TrackMode,
     faces: Vec<Face>,
     size: (usize, usize),
     since_detect: u32,
@@ -91,6 +117,10 @@ impl Tracker {
     pub const DEFAULT_REDETECT_EVERY: u32 = 10;
     /// Side of a predicted box relative to the previous face box's longer side.
     pub const MARGIN: f32 = 1.1;
+    /// Side of the window searched by [`TrackMode::Window`] relative to the previous face box's
+    /// longer side: room for the face's P-Net candidates at every pyramid level, and for the
+    /// ones that could suppress them.
+    pub const WINDOW: f32 = 3.0;
     /// At most this many faces are followed (the most confident); others wait for the next
     /// full detection.
     pub const MAX_TRACKS: usize = crate::capture::guidance::MAX_FACES;
@@ -102,6 +132,7 @@ impl Tracker {
         Self {
             min_face: crate::capture::guidance::GUIDANCE_MIN_FACE,
             redetect_every: Self::DEFAULT_REDETECT_EVERY,
+            mode: TrackMode::Window,
             faces: Vec::new(),
             size: (0, 0),
             since_detect: 0,
@@ -125,6 +156,26 @@ impl Tracker {
     pub fn with_redetect_every(mut self, n: u32) -> Self {
         self.redetect_every = n.max(1);
         self
+    }
+
+    /// How tracked frames search around the previous faces (default [`TrackMode::Window`]).
+    pub fn with_mode(mut self, mode: TrackMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// How tracked frames search around the previous faces.
+    pub fn mode(&self) -> TrackMode {
+        self.mode
+    }
+
+    /// The window [`TrackMode::Window`] searches for `face` in the next frame: its box squared
+    /// around the centre and scaled by [`Tracker::WINDOW`].
+    pub fn window(face: &Face) -> [f32; 4] {
+        let [x0, y0, x1, y1] = mtcnn::rerec(face.bbox);
+        let (cx, cy) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0);
+        let half = (x1 - x0) * Self::WINDOW / 2.0;
+        [cx - half, cy - half, cx + half, cy + half]
     }
 
     /// The smallest face size searched by full detections, in pixels.
@@ -171,8 +222,28 @@ impl Tracker {
             || size != self.size
             || self.since_detect.saturating_add(1) >= self.redetect_every;
         if !due {
-            let boxes: Vec<[f32; 4]> = self.faces.iter().map(Self::predict).collect();
-            let mut faces = detector.refine_async(img, &boxes).await?;
+            let mut faces = if self.mode == TrackMode::Window {
+                // One window over every followed face's.
+                let window = self
+                    .faces
+                    .iter()
+                    .map(Self::window)
+                    .reduce(|a, b| {
+                        [
+                            a[0].min(b[0]),
+                            a[1].min(b[1]),
+                            a[2].max(b[2]),
+                            a[3].max(b[3]),
+                        ]
+                    })
+                    .unwrap_or([0.0; 4]);
+                detector
+                    .detect_window_async(img, self.min_face, window)
+                    .await?
+            } else {
+                let boxes: Vec<[f32; 4]> = self.faces.iter().map(Self::predict).collect();
+                detector.refine_async(img, &boxes).await?
+            };
             if faces.len() >= self.faces.len() {
                 faces.truncate(Self::MAX_TRACKS);
                 self.faces = faces.clone();
