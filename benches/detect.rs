@@ -1,7 +1,8 @@
 //! MTCNN face detection time per 640×480 frame on the CPU backend (bundled weights); capture
 //! guidance per frame without GraFIQs (detect or track + align + measures + advice) with full
 //! detection on every frame and with tracking (`Tracker` defaults: a full detection every 10th
-//! frame; and tracked only); and the full frame pipeline (detect + align + guidance + GraFIQs
+//! frame, windowed tracking in between; tracked only; and the same two with
+//! `TrackMode::Refine`); and the full frame pipeline (detect + align + guidance + GraFIQs
 //! with the MobileFaceNet).
 //! The frame is `faces/lfw-colour/Alberto_Fujimori_0001.jpg` pasted at (195, 115) on a grey
 //! (127) canvas, as the `frame_640x480` parity case; without ../shared/assets a synthetic
@@ -11,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use grafiqs::{Assessor, Detector, Model, RgbImage, Scorer, Tracker};
+use grafiqs::{Assessor, Detector, Model, RgbImage, Scorer, TrackMode, Tracker};
 
 fn frame() -> (RgbImage, &'static str) {
     let (w, h) = (640usize, 480usize);
@@ -70,6 +71,16 @@ fn bench(c: &mut Criterion) {
     });
     let mut tracker = Tracker::new().with_redetect_every(u32::MAX);
     g.bench_function(format!("640x480_{kind}_tracked_only"), |b| {
+        b.iter(|| guidance.assess_tracked(&img, false, &mut tracker).unwrap())
+    });
+    let mut tracker = Tracker::new().with_mode(TrackMode::Refine);
+    g.bench_function(format!("640x480_{kind}_refined_redetect_10"), |b| {
+        b.iter(|| guidance.assess_tracked(&img, false, &mut tracker).unwrap())
+    });
+    let mut tracker = Tracker::new()
+        .with_redetect_every(u32::MAX)
+        .with_mode(TrackMode::Refine);
+    g.bench_function(format!("640x480_{kind}_refined_only"), |b| {
         b.iter(|| guidance.assess_tracked(&img, false, &mut tracker).unwrap())
     });
     g.finish();

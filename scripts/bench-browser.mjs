@@ -73,8 +73,8 @@ async function benchPage() {
   if (existsSync(path.join(prep.gen, 'mobilefacenet-f16.grafiqs'))) r.modelF16Bytes = (await stat(path.join(prep.gen, 'mobilefacenet-f16.grafiqs'))).size;
   console.log(JSON.stringify(r, null, 2));
   console.log(`\nadapter: ${JSON.stringify(r.adapter)}; wasm ${r.wasmBytes} B (${r.wasmGzipBytes} B gzip); model f16 ${r.modelF16Bytes ?? 'n/a'} B; wasm init ${r.wasmInitMs.toFixed(0)} ms`);
-  console.log('| backend | model load ms | first score ms | batch 1 ms/face | batch 8 ms/face | 640×480 frame ms | guidance full ms | guidance tracked ms | soak ms/score | JS heap start → end (MB) | device pool start → end (MB) |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('| backend | model load ms | first score ms | batch 1 ms/face | batch 8 ms/face | 640×480 frame ms | guidance full ms | guidance tracked (window) ms | guidance tracked (refine) ms | soak ms/score | JS heap start → end (MB) | device pool start → end (MB) |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
   const mb = (v) => (v == null ? 'n/a' : (v / 1e6).toFixed(1));
   for (const [b, x] of Object.entries(r.backends)) {
     if (x.error) {
@@ -83,7 +83,7 @@ async function benchPage() {
     }
     const s = x.soak ?? {};
     const heapEnd = s.jsHeapEvery100?.at(-1);
-    console.log(`| ${b} | ${x.loadMs.toFixed(0)} | ${x.firstScoreMs.toFixed(0)} | ${x.batch1MsPerFace.toFixed(1)} | ${x.batch8MsPerFace.toFixed(1)} | ${x.frameMs?.toFixed(0) ?? 'n/a'} | ${x.guidanceFullMs?.toFixed(1) ?? 'n/a'} | ${x.guidanceTrackedMs?.toFixed(1) ?? 'n/a'} | ${s.msPerScore?.toFixed(1) ?? 'n/a'} | ${mb(s.jsHeapStart)} → ${mb(heapEnd)} | ${mb(s.devicePoolStart?.reserved)} → ${mb(s.devicePoolEnd?.reserved)} |`);
+    console.log(`| ${b} | ${x.loadMs.toFixed(0)} | ${x.firstScoreMs.toFixed(0)} | ${x.batch1MsPerFace.toFixed(1)} | ${x.batch8MsPerFace.toFixed(1)} | ${x.frameMs?.toFixed(0) ?? 'n/a'} | ${x.guidanceFullMs?.toFixed(1) ?? 'n/a'} | ${x.guidanceTrackedMs?.toFixed(1) ?? 'n/a'} | ${x.guidanceRefinedMs?.toFixed(1) ?? 'n/a'} | ${s.msPerScore?.toFixed(1) ?? 'n/a'} | ${mb(s.jsHeapStart)} → ${mb(heapEnd)} | ${mb(s.devicePoolStart?.reserved)} → ${mb(s.devicePoolEnd?.reserved)} |`);
   }
   if (tfjs) printTfjs(r);
 }
@@ -113,18 +113,22 @@ async function benchLive() {
   const cam = await h.launch({ webgpu: false, args: h.fakeCameraArgs(y4m) });
   try {
     console.log(`\n| live camera (CPU, 640×480 at ${fps} frames/s, 10 s) | guidance/s | quality/s | grab ms | transfer ms | downscale ms | assess ms | score ms | long tasks | longest ms | long-task ms total |`);
-    console.log('|---|---|---|---|---|---|---|---|---|---|---|');
-    for (const live of ['worker', 'main']) {
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+    // Workers with the default tracking (a window around the previous face) and with
+    // `trackMode: "refine"` (the demo's `?track=refine`); the main thread as the control.
+    for (const live of ['worker', 'worker-refine', 'main']) {
       const context = await cam.newContext();
       await context.grantPermissions(['camera'], { origin: server.url });
       await context.addInitScript(h.instrumentMainThread);
       const page = await context.newPage();
-      await page.goto(`${server.url}/?backend=cpu${live === 'main' ? '&live=main' : ''}`);
+      const query = { worker: '', 'worker-refine': '&track=refine', main: '&live=main' }[live];
+      await page.goto(`${server.url}/?backend=cpu${query}`);
       await page.waitForFunction(() => window.demo?.assessor && !document.getElementById('start').disabled, null, { timeout: 120000 });
       const r = await h.liveDemoSession(page, 10000);
       const m = r.stats.ms ?? {};
       const f = (v) => (v == null ? 'n/a' : v.toFixed(1));
-      console.log(`| ${live === 'worker' ? 'workers' : 'main thread'} | ${r.meanGuidancePerSec.toFixed(1)} | ${r.meanQualityPerSec?.toFixed(1) ?? 'every frame'} | ${f(m.grab)} | ${f(m.transfer)} | ${f(m.downscale)} | ${f(m.assess)} | ${f(m.score)} | ${r.longTasks.count} | ${r.longTasks.longestMs.toFixed(0)} | ${r.longTasks.totalMs.toFixed(0)} |`);
+      const label = { worker: 'workers', 'worker-refine': 'workers, `trackMode: "refine"`', main: 'main thread' }[live];
+      console.log(`| ${label} | ${r.meanGuidancePerSec.toFixed(1)} | ${r.meanQualityPerSec?.toFixed(1) ?? 'every frame'} | ${f(m.grab)} | ${f(m.transfer)} | ${f(m.downscale)} | ${f(m.assess)} | ${f(m.score)} | ${r.longTasks.count} | ${r.longTasks.longestMs.toFixed(0)} | ${r.longTasks.totalMs.toFixed(0)} |`);
       await context.close();
     }
   } finally {

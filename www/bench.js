@@ -106,18 +106,24 @@ export async function run() {
       r.frameFaces = first.faces.length;
       log(`${backend} frame pipeline 640x480: ${r.frameMs.toFixed(0)} ms (${(1000 / r.frameMs).toFixed(1)} frames/s), ${first.faces.length} face(s)`);
       // Guidance only (no GraFIQs), full detection on every frame vs tracked (a full detection
-      // every 10th frame, as a video would run it).
-      for (const [key, track] of [['guidanceFullMs', false], ['guidanceTrackedMs', true]]) {
+      // every 10th frame, as a video would run it), by the default window and by refinement.
+      const refiner = await createAssessor({ backend, model: null, trackMode: 'refine' });
+      for (const [key, track, by, label] of [
+        ['guidanceFullMs', false, a, 'full detection'],
+        ['guidanceTrackedMs', true, a, 'tracked (window)'],
+        ['guidanceRefinedMs', true, refiner, 'tracked (refine)'],
+      ]) {
         const times = [];
-        a.resetTrack();
+        by.resetTrack();
         for (let i = 0; i < Math.max(reps, 20); i++) {
           t = performance.now();
-          await a.assessFrame(frame, { score: false, crops: false, track });
+          await by.assessFrame(frame, { score: false, crops: false, track });
           times.push(performance.now() - t);
         }
         r[key] = times.reduce((x, y) => x + y, 0) / times.length;
-        log(`${backend} guidance 640x480 ${track ? 'tracked' : 'full detection'}: ${r[key].toFixed(1)} ms/frame (mean of ${times.length})`);
+        log(`${backend} guidance 640x480 ${label}: ${r[key].toFixed(1)} ms/frame (mean of ${times.length})`);
       }
+      refiner.dispose();
       a.dispose();
     }
 
