@@ -67,6 +67,12 @@ mod imp {
                 f32x4_gt(x.0, f32x4_splat(0.0)),
             ))
         }
+        /// The larger of `self` and `o`, lane by lane; NaN where either is (WebAssembly's
+        /// `f32x4.max`).
+        #[inline(always)]
+        pub fn max_nan(self, o: Self) -> Self {
+            F4(f32x4_max(self.0, o.0))
+        }
         /// `self · b + c`: one fused multiply-add where the build has relaxed SIMD (rounded
         /// once or twice, as the CPU does it), a multiplication and an addition otherwise.
         #[inline(always)]
@@ -165,6 +171,11 @@ mod imp {
                 if x.0[i] > 0.0 { self.0[i] } else { other.0[i] }
             }))
         }
+        /// The larger of `self` and `o`, lane by lane; NaN where either is.
+        #[inline(always)]
+        pub fn max_nan(self, o: Self) -> Self {
+            self.zip(o, super::max_nan)
+        }
         /// `self · b + c`.
         #[inline(always)]
         pub fn madd(self, b: Self, c: Self) -> Self {
@@ -187,6 +198,14 @@ mod imp {
 }
 
 pub use imp::F4;
+
+/// The larger of `m` and `v`, NaN when either is (as PyTorch's max pooling and WebAssembly's
+/// `f32.max`), without a branch.
+#[inline(always)]
+pub fn max_nan(m: f32, v: f32) -> f32 {
+    let take = (v > m) | v.is_nan();
+    if take { v } else { m }
+}
 
 /// `out[i] = f(out[i])`, four lanes at a time (`f` sees a lane vector; the tail is padded).
 #[inline(always)]
@@ -266,6 +285,21 @@ fn tail(out: &mut [f32], x: &[f32], f: impl Fn(F4, F4) -> F4) {
 mod tests {
     use super::*;
 
+    /// `max_nan` gives NaN where either side is NaN, lane by lane, and the larger value
+    /// elsewhere.
+    #[test]
+    fn max_nan_propagates_nan() {
+        let a = [1.0, f32::NAN, -3.0, 2.0];
+        let b = [0.5, 4.0, f32::NAN, 2.5];
+        let mut out = [0f32; 4];
+        F4::load(&a).max_nan(F4::load(&b)).store(&mut out);
+        assert_eq!(out[0], 1.0);
+        assert!(out[1].is_nan() && out[2].is_nan());
+        assert_eq!(out[3], 2.5);
+        assert!(max_nan(f32::NAN, 1.0).is_nan() && max_nan(1.0, f32::NAN).is_nan());
+        assert_eq!(max_nan(-1.0, -2.0), -1.0);
+    }
+
     /// Every length from 0 to 40 (whole vectors, tails, both): lanes against scalar code.
     #[test]
     fn lanes_match_scalar_code_for_every_tail() {
@@ -287,6 +321,11 @@ mod tests {
                 .map(|(g, x)| if *x > 0.0 && *x < 6.0 { *g } else { 0.0 })
                 .collect();
             assert_eq!(b, want);
+
+            let mut m = g.clone();
+            zip_inplace(&mut m, &x, F4::max_nan);
+            let want: Vec<f32> = g.iter().zip(&x).map(|(g, x)| g.max(*x)).collect();
+            assert_eq!(m, want);
 
             let mut c = g.clone();
             let k = F4::splat(0.1);

@@ -4,14 +4,15 @@
 //! `flex`'s `max_pool2d` computes every output element on its own, with integer divisions for
 //! its position and a NaN test per input. In a profile of capture guidance (one 640×480 frame,
 //! full detection) it took 40 % of the time. Here a pass takes the maximum of a window's rows
-//! for a whole output row at once (a loop the compiler vectorises), then the maximum of each
-//! window's columns from that row.
+//! for a whole output row at once, four lanes at a time ([`lanes`]), then the maximum of each
+//! window's columns from that row, without branches.
 
 use burn::tensor::Tensor;
 use burn::tensor::module;
 use burn::tensor::ops::MaxPoolOptions;
 
 use super::fused;
+use super::lanes::{self, F4, max_nan};
 use crate::error::{Error, Result};
 
 /// The output length of a `k`-wide, stride-`s` max pool over `n` inputs with PyTorch's
@@ -55,9 +56,7 @@ pub fn max_pool2d_ceil(x: Tensor<4>, k: usize, s: usize) -> Result<Tensor<4>> {
             let y0 = oy * s;
             rows.copy_from_slice(&plane[y0 * w..][..w]);
             for y in y0 + 1..(y0 + k).min(h) {
-                for (m, &v) in rows.iter_mut().zip(&plane[y * w..][..w]) {
-                    *m = max_nan(*m, v);
-                }
+                lanes::zip_inplace(&mut rows, &plane[y * w..][..w], F4::max_nan);
             }
             for (ox, d) in dst.iter_mut().enumerate() {
                 let x0 = ox * s;
@@ -80,12 +79,6 @@ pub fn max_pool2d_ceil(x: Tensor<4>, k: usize, s: usize) -> Result<Tensor<4>> {
     }
     inputs.zip(outputs).for_each(pool);
     Ok(fused::from_vec(out, [n, c, oh, ow]))
-}
-
-/// The larger of `m` and `v`, NaN when either is.
-#[inline(always)]
-fn max_nan(m: f32, v: f32) -> f32 {
-    if v > m || v.is_nan() { v } else { m }
 }
 
 #[cfg(test)]

@@ -756,13 +756,21 @@ impl Integral {
     pub(crate) fn new(width: usize, height: usize, rgb: &[f32]) -> Self {
         let stride = (width + 1) * 3;
         let mut sums = vec![0f64; (height + 1) * stride];
-        for y in 0..height {
+        // Row by row: the running sum of the row plus the table's row above (slices zipped, so
+        // that the loop has no bounds checks; the same additions in the same order).
+        for (y, src) in rgb.chunks_exact(width * 3).take(height).enumerate() {
+            let (above, below) = sums.split_at_mut((y + 1) * stride);
+            let above = &above[y * stride + 3..];
+            let out = &mut below[3..stride];
             let mut row = [0f64; 3];
-            for x in 0..width {
+            for ((o, a), p) in out
+                .chunks_exact_mut(3)
+                .zip(above.chunks_exact(3))
+                .zip(src.chunks_exact(3))
+            {
                 for c in 0..3 {
-                    row[c] += rgb[(y * width + x) * 3 + c].clamp(0.0, 255.0) as f64;
-                    sums[(y + 1) * stride + (x + 1) * 3 + c] =
-                        sums[y * stride + (x + 1) * 3 + c] + row[c];
+                    row[c] += p[c].clamp(0.0, 255.0) as f64;
+                    o[c] = a[c] + row[c];
                 }
             }
         }
