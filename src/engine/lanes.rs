@@ -73,6 +73,15 @@ mod imp {
         pub fn max_nan(self, o: Self) -> Self {
             F4(f32x4_max(self.0, o.0))
         }
+        /// The even and the odd lanes of the eight values `self, o`: `([s0, s2, o0, o2],
+        /// [s1, s3, o1, o3])`.
+        #[inline(always)]
+        pub fn deinterleave(self, o: Self) -> (Self, Self) {
+            (
+                F4(i32x4_shuffle::<0, 2, 4, 6>(self.0, o.0)),
+                F4(i32x4_shuffle::<1, 3, 5, 7>(self.0, o.0)),
+            )
+        }
         /// `self · b + c`: one fused multiply-add where the build has relaxed SIMD (rounded
         /// once or twice, as the CPU does it), a multiplication and an addition otherwise.
         #[inline(always)]
@@ -175,6 +184,13 @@ mod imp {
         #[inline(always)]
         pub fn max_nan(self, o: Self) -> Self {
             self.zip(o, super::max_nan)
+        }
+        /// The even and the odd lanes of the eight values `self, o`: `([s0, s2, o0, o2],
+        /// [s1, s3, o1, o3])`.
+        #[inline(always)]
+        pub fn deinterleave(self, o: Self) -> (Self, Self) {
+            let (s, o) = (self.0, o.0);
+            (F4([s[0], s[2], o[0], o[2]]), F4([s[1], s[3], o[1], o[3]]))
         }
         /// `self · b + c`.
         #[inline(always)]
@@ -298,6 +314,11 @@ mod tests {
         assert_eq!(out[3], 2.5);
         assert!(max_nan(f32::NAN, 1.0).is_nan() && max_nan(1.0, f32::NAN).is_nan());
         assert_eq!(max_nan(-1.0, -2.0), -1.0);
+        let (e, o) = F4::load(&[0.0, 1.0, 2.0, 3.0]).deinterleave(F4::load(&[4.0, 5.0, 6.0, 7.0]));
+        let (mut ev, mut od) = ([0f32; 4], [0f32; 4]);
+        e.store(&mut ev);
+        o.store(&mut od);
+        assert_eq!((ev, od), ([0.0, 2.0, 4.0, 6.0], [1.0, 3.0, 5.0, 7.0]));
     }
 
     /// Every length from 0 to 40 (whole vectors, tails, both): lanes against scalar code.
