@@ -177,8 +177,8 @@ impl Detector {
     /// [`Detector::detect_min_async`] on the part of the image inside `window` (`[x0, y0, x1,
     /// y1]` in `img`'s pixels): the whole cascade, with P-Net's outputs restricted to the
     /// window's part of every pyramid level ([`mtcnn::Nets::detect_in`]). A face whose
-    /// candidates lie well inside the window is found exactly as [`Detector::detect_async`]
-    /// finds it.
+    /// candidates lie well inside the window is found exactly as
+    /// [`Detector::detect_min_async`] with the same `min_face` finds it.
     pub(crate) async fn detect_window_async(
         &self,
         img: &RgbImage,
