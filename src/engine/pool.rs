@@ -84,7 +84,6 @@ pub fn max_pool2d_ceil(x: Tensor<4>, k: usize, s: usize) -> Result<Tensor<4>> {
             }
         }
     };
-    let (inputs, outputs) = (input.chunks_exact(h * w), out.chunks_exact_mut(oh * ow));
     #[cfg(not(target_family = "wasm"))]
     if input.len() >= 1 << 16 {
         use rayon::prelude::*;
@@ -94,7 +93,10 @@ pub fn max_pool2d_ceil(x: Tensor<4>, k: usize, s: usize) -> Result<Tensor<4>> {
             .for_each(pool);
         return Ok(fused::from_vec(out, [n, c, oh, ow]));
     }
-    inputs.zip(outputs).for_each(pool);
+    input
+        .chunks_exact(h * w)
+        .zip(out.chunks_exact_mut(oh * ow))
+        .for_each(pool);
     Ok(fused::from_vec(out, [n, c, oh, ow]))
 }
 

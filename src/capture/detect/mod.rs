@@ -164,26 +164,19 @@ impl Detector {
         img: &RgbImage,
         min_face: f64,
     ) -> Result<Vec<Face>> {
-        if img.width().min(img.height()) < min_face as usize {
-            return Ok(Vec::new());
-        }
-        let Some(prep) = Prepared::new(img, min_face) else {
-            return Ok(Vec::new());
-        };
-        let faces = self.nets.detect(&prep.integral, min_face).await?;
-        Ok(prep.faces(faces))
+        self.detect_window_async(img, min_face, None).await
     }
 
     /// [`Detector::detect_min_async`] on the part of the image inside `window` (`[x0, y0, x1,
-    /// y1]` in `img`'s pixels): the whole cascade, with P-Net's outputs restricted to the
-    /// window's part of every pyramid level ([`mtcnn::Nets::detect_in`]). A face whose
-    /// candidates lie well inside the window is found exactly as
-    /// [`Detector::detect_min_async`] with the same `min_face` finds it.
+    /// y1]` in `img`'s pixels; `None`: the whole image): the whole cascade, with P-Net's
+    /// outputs restricted to the window's part of every pyramid level
+    /// ([`mtcnn::Nets::detect_in`]). A face whose candidates lie well inside the window is
+    /// found exactly as the whole image finds it.
     pub(crate) async fn detect_window_async(
         &self,
         img: &RgbImage,
         min_face: f64,
-        window: [f32; 4],
+        window: Option<[f32; 4]>,
     ) -> Result<Vec<Face>> {
         if img.width().min(img.height()) < min_face as usize {
             return Ok(Vec::new());
@@ -191,15 +184,20 @@ impl Detector {
         let Some(prep) = Prepared::new(img, min_face) else {
             return Ok(Vec::new());
         };
-        let window = [
-            window[0] / prep.sx,
-            window[1] / prep.sy,
-            window[2] / prep.sx,
-            window[3] / prep.sy,
-        ];
-        let (w, h) = (prep.integral.width(), prep.integral.height());
-        let rect = mtcnn::Rect::covering(window, w, h);
-        let faces = self.nets.detect_in(&prep.integral, min_face, rect).await?;
+        let faces = match window {
+            None => self.nets.detect(&prep.integral, min_face).await?,
+            Some(b) => {
+                let b = [
+                    b[0] / prep.sx,
+                    b[1] / prep.sy,
+                    b[2] / prep.sx,
+                    b[3] / prep.sy,
+                ];
+                let (w, h) = (prep.integral.width(), prep.integral.height());
+                let rect = mtcnn::Rect::covering(b, w, h);
+                self.nets.detect_in(&prep.integral, min_face, rect).await?
+            }
+        };
         Ok(prep.faces(faces))
     }
 

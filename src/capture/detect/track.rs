@@ -172,10 +172,7 @@ impl Tracker {
     /// The window [`TrackMode::Window`] searches for `face` in the next frame: its box squared
     /// around the centre and scaled by [`Tracker::WINDOW`].
     pub fn window(face: &Face) -> [f32; 4] {
-        let [x0, y0, x1, y1] = mtcnn::rerec(face.bbox);
-        let (cx, cy) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0);
-        let half = (x1 - x0) * Self::WINDOW / 2.0;
-        [cx - half, cy - half, cx + half, cy + half]
+        Self::around(face, Self::WINDOW)
     }
 
     /// The smallest face size searched by full detections, in pixels.
@@ -207,9 +204,15 @@ impl Tracker {
     /// The box searched for `face` in the next frame: its box squared around the centre
     /// (facenet-pytorch's `rerec`) and scaled by [`Tracker::MARGIN`].
     pub fn predict(face: &Face) -> [f32; 4] {
+        Self::around(face, Self::MARGIN)
+    }
+
+    /// `face`'s box squared around its centre (facenet-pytorch's `rerec`), its side scaled by
+    /// `factor`.
+    fn around(face: &Face, factor: f32) -> [f32; 4] {
         let [x0, y0, x1, y1] = mtcnn::rerec(face.bbox);
         let (cx, cy) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0);
-        let half = (x1 - x0) * Self::MARGIN / 2.0;
+        let half = (x1 - x0) * factor / 2.0;
         [cx - half, cy - half, cx + half, cy + half]
     }
 
@@ -238,7 +241,7 @@ impl Tracker {
                     })
                     .unwrap_or([0.0; 4]);
                 detector
-                    .detect_window_async(img, self.min_face, window)
+                    .detect_window_async(img, self.min_face, Some(window))
                     .await?
             } else {
                 let boxes: Vec<[f32; 4]> = self.faces.iter().map(Self::predict).collect();
